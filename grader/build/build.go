@@ -1,0 +1,232 @@
+// Package build compiles a submission's kernel module with kbuild against
+// the guest kernel's headers, inside a bubblewrap sandbox: no network, a
+// read-only view of the system, write access to a scratch copy of the
+// submission only, and limits on time, memory and file size.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-cmd/cmd"
+)
+
+// Config says how to build.
+type Config struct {
+	// Headers is the kbuild tree of the guest kernel.
+	Headers string
+	// Timeout bounds the whole build.
+	Timeout time.Duration
+	// MemoryMB bounds the address space of each process of the build.
+	MemoryMB int
+	// Log, when set, receives the exact command line of each build.
+	Log func(format string, args ...any)
+}
+
+// Module is a built kernel module.
+type Module struct {
+	Name string // as the kernel knows it
+	Path string // the .ko
+	Spec *Spec
+	// Output is what the compiler printed, warnings included.
+	Output string
+}
+
+// Error is a build that failed for a reason the submission can fix; Output
+// holds the compiler's messages.
+type Error struct {
+	Reason string
+	Output string
+}
+
+func (e *Error) Error() string { return e.Reason }
+
+// Limits on what is copied from a submission into the scratch folder.
+const (
+	maxFiles     = 200
+	maxFileBytes = 4 << 20
+	maxOutput    = 64 << 10
+	// sandboxDir is where the scratch copy appears inside the sandbox.
+	sandboxDir = "/build"
+)
+
+// Build copies the submission in src to scratch (which must not exist yet)
+// and builds it there. A failure the student can act on is an *Error.
+func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, error) {
+	spec, err := FindSpec(src)
+	if err != nil {
+		return nil, &Error{Reason: err.Error()}
+	}
+	if err := copySources(src, scratch); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "Kbuild"), []byte(spec.Kbuild()), 0o644); err != nil {
+		return nil, err
+	}
+	for _, o := range spec.Objects {
+		c := strings.TrimSuffix(o, ".o") + ".c"
+		if _, err := os.Stat(filepath.Join(scratch, c)); err != nil {
+			return nil, &Error{Reason: fmt.Sprintf("%s names %s, but there is no %s", spec.From, o, c)}
+		}
+	}
+
+	out, err := run(ctx, cfg, scratch)
+	out = tidyOutput(out)
+	ko := filepath.Join(scratch, spec.Module+".ko")
+	if err != nil {
+		return nil, &Error{Reason: err.Error(), Output: out}
+	}
+	if _, statErr := os.Stat(ko); statErr != nil {
+		return nil, &Error{Reason: "make finished but produced no " + spec.Module + ".ko", Output: out}
+	}
+	return &Module{Name: strings.ReplaceAll(spec.Module, "-", "_"), Path: ko, Spec: spec, Output: out}, nil
+}
+
+// copySources copies the regular files of src, leaving out the submission's
+// own build files and anything already built, which the grader never trusts.
+func copySources(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	count := 0
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			if rel != "." && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() || skipFile(d.Name()) {
+			return nil
+		}
+		if count++; count > maxFiles {
+			return &Error{Reason: fmt.Sprintf("the submission has more than %d files", maxFiles)}
+		}
+		return copyFile(path, filepath.Join(dst, rel))
+	})
+}
+
+func skipFile(name string) bool {
+	switch name {
+	case "Makefile", "makefile", "GNUmakefile", "Kbuild":
+		return true
+	}
+	for _, ext := range []string{".o", ".ko", ".mod", ".mod.c", ".cmd", ".symvers", ".order"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	n, err := io.Copy(out, io.LimitReader(in, maxFileBytes+1))
+	if err != nil {
+		return err
+	}
+	if n > maxFileBytes {
+		return &Error{Reason: fmt.Sprintf("%s is larger than %d MiB", filepath.Base(src), maxFileBytes>>20)}
+	}
+	return out.Close()
+}
+
+// Command returns the command line that builds the module in scratch.
+func (c *Config) Command(scratch string) []string {
+	headers, err := filepath.EvalSymlinks(c.Headers)
+	if err != nil {
+		headers = c.Headers
+	}
+	limits := []string{"prlimit",
+		fmt.Sprintf("--as=%d", int64(c.MemoryMB)<<20),
+		fmt.Sprintf("--fsize=%d", 256<<20),
+		fmt.Sprintf("--cpu=%d", int(c.Timeout.Seconds())+1),
+		"--"}
+	sandbox := []string{"bwrap",
+		"--unshare-all", "--die-with-parent", "--new-session",
+		"--ro-bind", "/usr", "/usr",
+		"--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
+		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+	}
+	if !strings.HasPrefix(headers, "/usr/") {
+		sandbox = append(sandbox, "--ro-bind", headers, headers)
+	}
+	sandbox = append(sandbox,
+		"--bind", scratch, sandboxDir, "--chdir", sandboxDir,
+		"--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+		"--setenv", "LANG", "C.UTF-8",
+		"make", "-s", "-C", headers, "M="+sandboxDir, "modules")
+	return append(limits, sandbox...)
+}
+
+func run(ctx context.Context, cfg *Config, scratch string) (string, error) {
+	args := cfg.Command(scratch)
+	if cfg.Log != nil {
+		cfg.Log("to reproduce: %s", strings.Join(args, " "))
+	}
+	c := cmd.NewCmdOptions(cmd.Options{Buffered: true, CombinedOutput: true}, args[0], args[1:]...)
+	statusC := c.Start()
+	var st cmd.Status
+	select {
+	case st = <-statusC:
+	case <-time.After(cfg.Timeout):
+		c.Stop()
+		st = <-statusC
+		return strings.Join(st.Stdout, "\n"), fmt.Errorf("the build did not finish within %v", cfg.Timeout)
+	case <-ctx.Done():
+		c.Stop()
+		<-statusC
+		return "", ctx.Err()
+	}
+	out := strings.Join(st.Stdout, "\n")
+	if st.Error != nil {
+		if errors.Is(st.Error, fs.ErrNotExist) || strings.Contains(st.Error.Error(), "executable file not found") {
+			return out, fmt.Errorf("failed to start the sandbox: %w (install bubblewrap and util-linux)", st.Error)
+		}
+		return out, fmt.Errorf("failed to run make: %w", st.Error)
+	}
+	if st.Exit != 0 {
+		return out, fmt.Errorf("make exited %d", st.Exit)
+	}
+	return out, nil
+}
+
+// tidyOutput shortens sandbox paths to the student's own file names, drops
+// kbuild's chatter about signatures and BTF, and bounds the length.
+func tidyOutput(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "Skipping BTF generation") || strings.TrimSpace(l) == "" {
+			continue
+		}
+		keep = append(keep, strings.ReplaceAll(l, sandboxDir+"/", ""))
+	}
+	out = strings.Join(keep, "\n")
+	if len(out) > maxOutput {
+		out = out[:maxOutput] + "\n[output cut at " + fmt.Sprint(maxOutput>>10) + " KiB]"
+	}
+	return out
+}
+

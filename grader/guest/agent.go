@@ -1,0 +1,168 @@
+//go:build linux
+
+// Package guest is the agent that runs as /init inside the grading guest. It
+// carries out the host's steps one at a time and reports what it saw; it never
+// judges. It talks to the host over its own serial port, /dev/ttyS1, while the
+// kernel console stays on /dev/ttyS0.
+package guest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"kmodgrade/grader/step"
+)
+
+// ChannelDevice is the agent's serial port.
+const ChannelDevice = "/dev/ttyS1"
+
+// Main runs the agent. It never returns: when the host asks, or when the
+// agent cannot go on, it powers the guest off.
+func Main() {
+	if err := mountAll(); err != nil {
+		fatal(err)
+	}
+	ch, err := openChannel(ChannelDevice)
+	if err != nil {
+		fatal(err)
+	}
+	a := &agent{out: bufio.NewWriter(ch)}
+	a.kmsg, err = openKmsg()
+	if err != nil {
+		fatal(err)
+	}
+	a.kmsg.drain()
+
+	a.send(&step.Observation{Seq: 0, Op: step.OpHello, Tainted: tainted()})
+	dec := step.NewDecoder(ch)
+	for {
+		var s step.Step
+		seq, err := dec.Next(&s)
+		if err != nil {
+			fatal(fmt.Errorf("failed to read from the host: %w", err))
+		}
+		if seq != s.Seq {
+			continue
+		}
+		a.send(a.do(&s))
+	}
+}
+
+type agent struct {
+	out  *bufio.Writer
+	kmsg *kmsgReader
+	// module is the last module loaded, used to attribute trace events.
+	module string
+}
+
+func (a *agent) send(o *step.Observation) {
+	if err := step.Encode(a.out, o.Seq, o); err != nil {
+		fatal(err)
+	}
+	if err := a.out.Flush(); err != nil {
+		fatal(err)
+	}
+}
+
+func (a *agent) do(s *step.Step) *step.Observation {
+	start := time.Now()
+	o := &step.Observation{Seq: s.Seq, Op: s.Op}
+	switch s.Op {
+	case step.OpHello:
+	case step.OpInsmod:
+		insmod(s, o)
+	case step.OpRmmod:
+		rmmod(s, o)
+	case step.OpSections:
+		sections(s, o)
+	case step.OpStat:
+		stat(s, o)
+	case step.OpWrite:
+		write(s, o)
+	case step.OpRead:
+		read(s, o)
+	case step.OpShell:
+		shell(s, o)
+	case step.OpTraceStart:
+		traceStart(o)
+	case step.OpTraceStop:
+		traceStop(s, o)
+	case step.OpPoweroff:
+		poweroff()
+	default:
+		o.Error = fmt.Sprintf("unknown step %q", s.Op)
+	}
+	o.Micros = time.Since(start).Microseconds()
+	o.Kmsg = a.kmsg.drain()
+	o.Tainted = tainted()
+	return o
+}
+
+func mountAll() error {
+	mounts := []struct{ fstype, target string }{
+		{"proc", "/proc"},
+		{"sysfs", "/sys"},
+		{"devtmpfs", "/dev"},
+		{"tmpfs", "/tmp"},
+		{"tracefs", "/sys/kernel/tracing"},
+	}
+	for _, m := range mounts {
+		if err := os.MkdirAll(m.target, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil {
+			return fmt.Errorf("failed to mount %s on %s: %w", m.fstype, m.target, err)
+		}
+	}
+	return nil
+}
+
+// openChannel opens the serial port in raw mode, so that bytes pass unchanged.
+func openChannel(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the settings of %s: %w", path, err)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP |
+		unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t); err != nil {
+		return nil, fmt.Errorf("failed to set %s to raw mode: %w", path, err)
+	}
+	return f, nil
+}
+
+func tainted() uint64 {
+	b, err := os.ReadFile("/proc/sys/kernel/tainted")
+	if err != nil {
+		return 0
+	}
+	var v uint64
+	fmt.Sscan(string(b), &v)
+	return v
+}
+
+func poweroff() {
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	select {}
+}
+
+// fatal reports on the console and powers off: PID 1 must never exit.
+func fatal(err error) {
+	fmt.Fprintf(os.Stderr, "kmodgrade agent: %v\n", err)
+	poweroff()
+}

@@ -1,0 +1,150 @@
+//go:build linux
+
+package guest
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"kmodgrade/grader/step"
+)
+
+const tracefs = "/sys/kernel/tracing"
+
+var kmemEvents = []string{"kmalloc", "kfree"}
+
+func traceWrite(name, value string) error {
+	return os.WriteFile(filepath.Join(tracefs, name), []byte(value), 0)
+}
+
+// traceStart clears the trace buffer and turns on the kmalloc and kfree
+// tracepoints.
+func traceStart(o *step.Observation) {
+	settings := [][2]string{
+		{"tracing_on", "0"},
+		{"buffer_size_kb", "8192"},
+		{"trace", ""},
+	}
+	for _, ev := range kmemEvents {
+		settings = append(settings, [2]string{"events/kmem/" + ev + "/enable", "1"})
+	}
+	settings = append(settings, [2]string{"tracing_on", "1"})
+	for _, s := range settings {
+		if err := traceWrite(s[0], s[1]); err != nil {
+			fail(o, "write "+s[0], err)
+			return
+		}
+	}
+}
+
+// traceStop turns the tracepoints off and reports the events that may
+// concern the module: allocations whose call site is not a symbol of the core
+// kernel (an unloaded module's addresses print bare), frees from such call
+// sites, and every event on a pointer that such an allocation returned, so
+// that the host can pair allocations with frees in order.
+func traceStop(s *step.Step, o *step.Observation) {
+	traceWrite("tracing_on", "0")
+	for _, ev := range kmemEvents {
+		traceWrite("events/kmem/"+ev+"/enable", "0")
+	}
+	f, err := os.Open(filepath.Join(tracefs, "trace"))
+	if err != nil {
+		fail(o, "open trace", err)
+		return
+	}
+	defer f.Close()
+
+	var events []step.MemEvent
+	ptrs := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		ev, ok := parseTraceLine(sc.Text(), s.Module)
+		if !ok {
+			continue
+		}
+		fromModule := ev.CallSite != 0 || ev.Caller != ""
+		if fromModule && ev.Kind == "kmalloc" {
+			ptrs[ev.Ptr] = true
+		}
+		if fromModule || ptrs[ev.Ptr] {
+			events = append(events, ev)
+		}
+	}
+	o.Events = events
+	o.Overrun = overrun()
+}
+
+// parseTraceLine reads a line such as
+//
+//	insmod-83 [000] ..... 2.36: kmalloc: call_site=0xffffffffc025c027 ptr=000000009fcf68dc bytes_req=40 ...
+//
+// The call site is kept as an address when it printed bare, and as Caller
+// when it printed as a symbol of the module (the module is still loaded);
+// the core kernel's own symbols leave both empty.
+func parseTraceLine(line, module string) (step.MemEvent, bool) {
+	var ev step.MemEvent
+	for _, kind := range kmemEvents {
+		if i := strings.Index(line, " "+kind+": "); i >= 0 {
+			ev.Kind = kind
+			line = line[i+len(kind)+3:]
+			break
+		}
+	}
+	if ev.Kind == "" {
+		return ev, false
+	}
+	site, rest := field(line, "call_site=")
+	if strings.HasPrefix(site, "0x") {
+		ev.CallSite, _ = strconv.ParseUint(site[2:], 16, 64)
+	} else if module != "" && strings.HasSuffix(site, " ["+module+"]") {
+		ev.Caller = strings.TrimSuffix(site, " ["+module+"]")
+	}
+	ev.Ptr, _ = field(rest, "ptr=")
+	if b, _ := field(rest, "bytes_req="); b != "" {
+		ev.Bytes, _ = strconv.Atoi(b)
+	}
+	return ev, ev.Ptr != ""
+}
+
+// field returns the value after key, up to the next " name=" or the end,
+// and the text after it. Symbols such as "f+0x1/0x2 [mod]" hold a space.
+func field(s, key string) (string, string) {
+	i := strings.Index(s, key)
+	if i < 0 {
+		return "", s
+	}
+	s = s[i+len(key):]
+	end := len(s)
+	for j := 0; j < len(s); j++ {
+		if s[j] != ' ' {
+			continue
+		}
+		next := s[j+1:]
+		if k := strings.IndexAny(next, " ="); k > 0 && next[k] == '=' {
+			end = j
+			break
+		}
+	}
+	return s[:end], s[end:]
+}
+
+// overrun reports whether the trace buffer dropped events on any CPU.
+func overrun() bool {
+	stats, _ := filepath.Glob(filepath.Join(tracefs, "per_cpu/cpu*/stats"))
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "overrun: "); ok && strings.TrimSpace(v) != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}

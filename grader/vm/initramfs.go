@@ -1,0 +1,125 @@
+package vm
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/cavaliergopher/cpio"
+)
+
+// AgentPath is where the agent sits in the guest: the kernel runs it as PID 1.
+const AgentPath = "/init"
+
+// ModuleDir is the folder of the guest that holds the module to grade.
+const ModuleDir = "/module"
+
+// Shell is the static busybox that serves the rubric's shell checks.
+const Shell = "/bin/busybox"
+
+// shellApplets are linked to busybox in the guest's /bin.
+var shellApplets = []string{"sh", "cat", "ls", "echo", "grep", "head", "tail", "wc",
+	"dmesg", "lsmod", "sleep", "stat", "test", "tr", "cut", "od", "dd", "printf"}
+
+// Initramfs is the guest's root filesystem without the module: the agent,
+// a shell, and the folders the agent mounts on. It is built once and a module
+// archive is appended to it for each submission (the kernel reads
+// concatenated cpio archives as one).
+type Initramfs struct {
+	base []byte
+}
+
+// NewInitramfs builds the base archive with agent as /init. The agent must
+// be a static executable, since the guest has no C library.
+func NewInitramfs(agent, busybox string) (*Initramfs, error) {
+	if err := checkStatic(agent); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	w := cpio.NewWriter(&buf)
+	for _, d := range []string{"bin", "dev", "proc", "sys", "tmp", "module"} {
+		if err := w.WriteHeader(&cpio.Header{Name: d, Mode: cpio.TypeDir | 0o755}); err != nil {
+			return nil, err
+		}
+	}
+	if err := addFile(w, agent, AgentPath[1:], 0o755); err != nil {
+		return nil, err
+	}
+	if busybox != "" {
+		if err := addFile(w, busybox, Shell[1:], 0o755); err != nil {
+			return nil, err
+		}
+		for _, a := range shellApplets {
+			h := &cpio.Header{Name: "bin/" + a, Mode: cpio.TypeSymlink | 0o777, Size: int64(len("busybox"))}
+			if err := w.WriteHeader(h); err != nil {
+				return nil, err
+			}
+			if _, err := w.Write([]byte("busybox")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return &Initramfs{base: buf.Bytes()}, nil
+}
+
+// WithModule writes the base archive with the module at ModuleDir/<name>.ko
+// appended, into a new file in dir, and returns its path.
+func (r *Initramfs) WithModule(dir, ko, name string) (string, error) {
+	var buf bytes.Buffer
+	buf.Write(r.base)
+	w := cpio.NewWriter(&buf)
+	if err := addFile(w, ko, ModuleDir[1:]+"/"+name+".ko", 0o644); err != nil {
+		return "", err
+	}
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "initramfs-*.cpio")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		return "", err
+	}
+	return f.Name(), f.Close()
+}
+
+func addFile(w *cpio.Writer, src, name string, mode cpio.FileMode) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := w.WriteHeader(&cpio.Header{Name: name, Mode: mode, Size: fi.Size()}); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// checkStatic fails for an executable that needs a dynamic loader.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("failed to read the agent %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("the agent %s is dynamically linked; build it with CGO_ENABLED=0",
+				filepath.Base(path))
+		}
+	}
+	return nil
+}

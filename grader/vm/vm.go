@@ -1,0 +1,271 @@
+// Package vm boots disposable QEMU guests whose /init is the grading agent,
+// sends them steps and collects their observations and console.
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-cmd/cmd"
+
+	"kmodgrade/grader/step"
+)
+
+// Config says how to boot a guest.
+type Config struct {
+	// QEMU is the qemu-system-x86_64 executable.
+	QEMU string
+	// Kernel is the guest's kernel image (a bzImage such as vmlinuz-6.1.0-57-amd64).
+	Kernel string
+	// Accel is "kvm" or "tcg".
+	Accel string
+	// MemoryMB is the guest's memory.
+	MemoryMB int
+	// BootTimeout bounds the time from starting QEMU to the agent's hello.
+	BootTimeout time.Duration
+	// Log, when set, receives progress lines and the QEMU command line.
+	Log func(format string, args ...any)
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		c.Log(format, args...)
+	}
+}
+
+// ErrTimeout means a step did not finish in its time: the guest hung.
+var ErrTimeout = errors.New("timed out")
+
+// ErrGone means the guest stopped answering: QEMU exited or the kernel died.
+var ErrGone = errors.New("the guest stopped")
+
+// Guest is a running QEMU guest with its agent.
+type Guest struct {
+	cfg     *Config
+	dir     string
+	qemu    *cmd.Cmd
+	console *Console
+	conn    net.Conn
+	frames  chan *step.Observation
+	seq     int
+	// consoleDone closes when QEMU closes the console, that is when it exits.
+	consoleDone chan struct{}
+}
+
+// Args returns QEMU's arguments for booting initrd.
+func (c *Config) Args(initrd, consoleSock, agentSock string) []string {
+	cpu := "max"
+	if c.Accel == "kvm" {
+		cpu = "host"
+	}
+	return []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-machine", "q35", "-accel", c.Accel, "-cpu", cpu, "-smp", "1",
+		"-m", fmt.Sprint(c.MemoryMB),
+		"-kernel", c.Kernel, "-initrd", initrd,
+		"-append", strings.Join(KernelArgs, " "),
+		"-chardev", "socket,id=con,path=" + consoleSock,
+		"-chardev", "socket,id=agent,path=" + agentSock,
+		"-serial", "chardev:con", "-serial", "chardev:agent",
+	}
+}
+
+// KernelArgs is the guest kernel's command line. The console is ttyS0 and the
+// agent's channel ttyS1; a panic powers the guest off at once (with
+// -no-reboot), and log levels up to warnings reach the console, where the
+// host looks for crash reports.
+var KernelArgs = []string{
+	"console=ttyS0", "panic=-1", "loglevel=5", "mitigations=off",
+	"rdinit=" + AgentPath, "hung_task_timeout_secs=5",
+}
+
+// Start boots a guest from initrd and waits for its agent to say hello.
+func Start(ctx context.Context, cfg *Config, initrd string) (*Guest, error) {
+	dir, err := os.MkdirTemp("", "kmodgrade-vm-")
+	if err != nil {
+		return nil, err
+	}
+	g := &Guest{cfg: cfg, dir: dir, console: &Console{},
+		frames: make(chan *step.Observation, 16), consoleDone: make(chan struct{})}
+	if err := g.start(ctx, initrd); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Guest) start(ctx context.Context, initrd string) error {
+	conSock := filepath.Join(g.dir, "console.sock")
+	agentSock := filepath.Join(g.dir, "agent.sock")
+	conL, err := net.Listen("unix", conSock)
+	if err != nil {
+		return err
+	}
+	defer conL.Close()
+	agentL, err := net.Listen("unix", agentSock)
+	if err != nil {
+		return err
+	}
+	defer agentL.Close()
+
+	args := g.cfg.Args(initrd, conSock, agentSock)
+	g.cfg.logf("to reproduce: %s %s", g.cfg.QEMU, shellQuote(args))
+	g.qemu = cmd.NewCmdOptions(cmd.Options{Buffered: true}, g.cfg.QEMU, args...)
+	status := g.qemu.Start()
+
+	deadline := time.Now().Add(g.cfg.BootTimeout)
+	conC, err := accept(conL, deadline, status)
+	if err != nil {
+		return g.exitError("connect the console", err)
+	}
+	go g.readConsole(conC)
+	g.conn, err = accept(agentL, deadline, status)
+	if err != nil {
+		return g.exitError("connect the agent", err)
+	}
+	go g.readFrames()
+
+	select {
+	case o, ok := <-g.frames:
+		if !ok {
+			return g.exitError("boot", ErrGone)
+		}
+		if o.Op != step.OpHello {
+			return fmt.Errorf("boot: the agent said %q before hello", o.Op)
+		}
+	case <-time.After(time.Until(deadline)):
+		return fmt.Errorf("boot: no hello from the agent within %v: %w", g.cfg.BootTimeout, ErrTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// accept waits for QEMU to connect to l, or for QEMU to exit.
+func accept(l net.Listener, deadline time.Time, status <-chan cmd.Status) (net.Conn, error) {
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	l.(*net.UnixListener).SetDeadline(deadline)
+	go func() {
+		c, err := l.Accept()
+		ch <- res{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-status:
+		return nil, ErrGone
+	}
+}
+
+// exitError describes a failure to start, with what QEMU printed.
+func (g *Guest) exitError(what string, err error) error {
+	st := g.qemu.Status()
+	msg := strings.TrimSpace(strings.Join(st.Stderr, "\n"))
+	if msg != "" {
+		return fmt.Errorf("%s: %w: qemu: %s", what, err, msg)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (g *Guest) readConsole(c net.Conn) {
+	defer close(g.consoleDone)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		g.console.Write(buf[:n])
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (g *Guest) readFrames() {
+	defer close(g.frames)
+	dec := step.NewDecoder(g.conn)
+	for {
+		o := new(step.Observation)
+		seq, err := dec.Next(o)
+		if err != nil {
+			return
+		}
+		if seq != o.Seq {
+			continue
+		}
+		g.frames <- o
+	}
+}
+
+// Do sends one step and waits up to timeout for its observation. It returns
+// ErrTimeout when the guest hung and ErrGone when it died; the console then
+// says why.
+func (g *Guest) Do(s step.Step, timeout time.Duration) (*step.Observation, error) {
+	g.seq++
+	s.Seq = g.seq
+	if err := step.Encode(g.conn, s.Seq, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", s.Op, ErrGone, err)
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case o, ok := <-g.frames:
+			if !ok {
+				g.waitConsole()
+				return nil, fmt.Errorf("%s: %w", s.Op, ErrGone)
+			}
+			if o.Seq == s.Seq {
+				return o, nil
+			}
+		case <-timer.C:
+			return nil, fmt.Errorf("%s: no answer within %v: %w", s.Op, timeout, ErrTimeout)
+		}
+	}
+}
+
+// waitConsole gives the console a moment to deliver what the guest printed
+// before it died.
+func (g *Guest) waitConsole() {
+	select {
+	case <-g.consoleDone:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// Console returns the guest's console output.
+func (g *Guest) Console() *Console { return g.console }
+
+// Close stops QEMU and removes the guest's files.
+func (g *Guest) Close() {
+	if g.qemu != nil {
+		g.qemu.Stop()
+		select {
+		case <-g.qemu.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if g.conn != nil {
+		g.conn.Close()
+	}
+	os.RemoveAll(g.dir)
+}
+
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \"'$\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}

@@ -229,4 +229,3 @@ func tidyOutput(out string) string {
 	}
 	return out
 }
-

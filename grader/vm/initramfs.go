@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/cavaliergopher/cpio"
 )
@@ -35,8 +34,13 @@ type Initramfs struct {
 // NewInitramfs builds the base archive with agent as /init. The agent must
 // be a static executable, since the guest has no C library.
 func NewInitramfs(agent, busybox string) (*Initramfs, error) {
-	if err := checkStatic(agent); err != nil {
+	if err := checkStatic(agent, "build it with CGO_ENABLED=0"); err != nil {
 		return nil, err
+	}
+	if busybox != "" {
+		if err := checkStatic(busybox, "install busybox-static"); err != nil {
+			return nil, err
+		}
 	}
 	var buf bytes.Buffer
 	w := cpio.NewWriter(&buf)
@@ -108,17 +112,17 @@ func addFile(w *cpio.Writer, src, name string, mode cpio.FileMode) error {
 	return err
 }
 
-// checkStatic fails for an executable that needs a dynamic loader.
-func checkStatic(path string) error {
+// checkStatic fails for an executable that needs a dynamic loader, which the
+// guest does not have.
+func checkStatic(path, hint string) error {
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("failed to read the agent %s: %w", path, err)
+		return fmt.Errorf("failed to read %s: %w", path, err)
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("the agent %s is dynamically linked; build it with CGO_ENABLED=0",
-				filepath.Base(path))
+			return fmt.Errorf("%s is dynamically linked, and the guest has no C library: %s", path, hint)
 		}
 	}
 	return nil

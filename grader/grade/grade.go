@@ -1,0 +1,201 @@
+package grade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"kmodgrade/grader/build"
+	"kmodgrade/grader/check"
+	"kmodgrade/grader/kernel"
+	"kmodgrade/grader/kmod"
+	"kmodgrade/grader/rubric"
+	"kmodgrade/grader/step"
+	"kmodgrade/grader/submission"
+	"kmodgrade/grader/vm"
+)
+
+// Config says what to grade with.
+type Config struct {
+	Rubric *rubric.Rubric
+	Kernel *kernel.Kernel
+	// QEMU is the qemu-system-x86_64 executable.
+	QEMU string
+	// Accel is "kvm", "tcg", or "auto" to probe whether KVM works.
+	Accel string
+	// Busybox is a static busybox for the rubric's shell checks.
+	Busybox string
+	// Log, when set, receives each step and the exact make and QEMU
+	// command lines (-v).
+	Log func(format string, args ...any)
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		c.Log(format, args...)
+	}
+}
+
+// Grader grades submissions against one rubric and reference.
+type Grader struct {
+	cfg       *Config
+	work      string
+	plan      *check.Plan
+	initramfs *vm.Initramfs
+	vm        *vm.Config
+	build     *build.Config
+	ref       *check.Evidence
+}
+
+// New prepares a grader: it builds the guest agent and the base initramfs,
+// and settles whether guests run under KVM or TCG.
+func New(ctx context.Context, cfg *Config) (*Grader, error) {
+	work, err := os.MkdirTemp("", "kmodgrade-")
+	if err != nil {
+		return nil, err
+	}
+	g := &Grader{cfg: cfg, work: work, plan: cfg.Rubric.Plan()}
+	agent, err := vm.BuildAgent(work)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.initramfs, err = vm.NewInitramfs(agent, cfg.Busybox)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.vm = &vm.Config{QEMU: cfg.QEMU, Kernel: cfg.Kernel.Image, Accel: cfg.Accel, MemoryMB: 256,
+		BootTimeout: cfg.Rubric.BootTimeout, Log: cfg.Log}
+	g.build = &build.Config{Headers: cfg.Kernel.Headers, Timeout: 2 * time.Minute,
+		MemoryMB: 4096, Log: cfg.Log}
+	if g.vm.Accel == "auto" || g.vm.Accel == "" {
+		g.vm.Accel, err = g.chooseAccel(ctx)
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// Close removes the grader's scratch files.
+func (g *Grader) Close() { os.RemoveAll(g.work) }
+
+// Accel says whether guests run under "kvm" or "tcg".
+func (g *Grader) Accel() string { return g.vm.Accel }
+
+func (g *Grader) chooseAccel(ctx context.Context) (string, error) {
+	initrd, err := g.initramfs.WithModule(g.work, os.DevNull, "none")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(initrd)
+	accel, why := vm.ChooseAccel(ctx, g.vm, initrd)
+	g.cfg.logf("guests run under %s: %s", accel, why)
+	return accel, nil
+}
+
+// ErrReference means the reference module did not score full marks: the
+// environment or the rubric is broken, and grading students would be unfair.
+var ErrReference = errors.New("the reference did not score full marks")
+
+// Reference builds and runs the reference module and judges it against
+// itself and the rubric's literal expectations. It must score full marks.
+func (g *Grader) Reference(ctx context.Context, dir string) (*Result, error) {
+	res := &Result{ID: "reference", Path: dir, MaxScore: g.cfg.Rubric.MaxScore()}
+	mod, err := build.Build(ctx, g.build, dir, filepath.Join(g.work, "reference"))
+	if err != nil {
+		var be *build.Error
+		if errors.As(err, &be) {
+			return nil, fmt.Errorf("%w: it did not build: %s\n%s", ErrReference, be.Reason, be.Output)
+		}
+		return nil, err
+	}
+	ev, err := g.observe(ctx, mod)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	g.ref = ev
+	res.finish(mod, Judge(g.cfg.Rubric, ev, ev))
+	if res.Score < res.MaxScore {
+		return res, fmt.Errorf("%w (%g/%g):\n%s", ErrReference, res.Score, res.MaxScore, lost(res))
+	}
+	return res, nil
+}
+
+// lost lists the failed checks of a result, one per line.
+func lost(r *Result) string {
+	var b strings.Builder
+	for _, it := range r.Items {
+		for _, c := range it.Checks {
+			if !c.Passed {
+				fmt.Fprintf(&b, "  %s / %s: %s\n", it.Name, c.Name, c.Message)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Grade builds, runs and judges one submission. Problems of the submission
+// become scores and messages; only a failure of the grader itself (QEMU
+// will not start, the disk is full) is the Result's Error.
+func (g *Grader) Grade(ctx context.Context, sub submission.Submission) *Result {
+	if g.ref == nil {
+		panic("grade: Grade called before Reference")
+	}
+	res := &Result{ID: sub.ID, Path: sub.Path, MaxScore: g.cfg.Rubric.MaxScore()}
+	mod, err := build.Build(ctx, g.build, sub.Path, filepath.Join(g.work, "build", sub.ID))
+	var be *build.Error
+	switch {
+	case errors.As(err, &be):
+		res.Status, res.Build = StatusBuildFailed, be.Output
+		res.Items = failAll(g.cfg.Rubric, "the module did not build: "+be.Reason)
+		return res
+	case err != nil:
+		return res.fail(g.cfg.Rubric, err)
+	}
+	ev, err := g.observe(ctx, mod)
+	if err != nil {
+		return res.fail(g.cfg.Rubric, err)
+	}
+	res.finish(mod, Judge(g.cfg.Rubric, ev, g.ref))
+	return res
+}
+
+func (r *Result) finish(mod *build.Module, items []ItemResult) {
+	r.Status, r.Module, r.Build, r.Items = StatusGraded, mod.Name, mod.Output, items
+	r.Score = total(items)
+}
+
+func (r *Result) fail(rb *rubric.Rubric, err error) *Result {
+	r.Status, r.Error = StatusError, err.Error()
+	r.Items = failAll(rb, "not graded: "+err.Error())
+	return r
+}
+
+// observe runs the plan on a built module and collects the evidence.
+func (g *Grader) observe(ctx context.Context, mod *build.Module) (*check.Evidence, error) {
+	ko, err := kmod.Open(mod.Path)
+	if err != nil {
+		return nil, err
+	}
+	initrd, err := g.initramfs.WithModule(g.work, mod.Path, mod.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(initrd)
+	r := &runner{g: g, mod: mod, initrd: initrd, ev: &check.Evidence{
+		Module: mod.Name, Ko: ko, Obs: map[string]*step.Observation{}, Runs: map[string]*check.RunRecord{}}}
+	defer r.close()
+	for _, run := range g.plan.Runs {
+		if err := r.run(ctx, run); err != nil {
+			return nil, err
+		}
+	}
+	return r.ev, nil
+}

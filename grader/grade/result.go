@@ -1,0 +1,99 @@
+// Package grade grades submissions against a rubric: it builds each module,
+// runs the rubric's plan in disposable guests, and judges the observations
+// next to the reference's.
+package grade
+
+import (
+	"math"
+
+	"kmodgrade/grader/check"
+	"kmodgrade/grader/rubric"
+)
+
+// The statuses of a Result.
+const (
+	StatusGraded      = "graded"       // built and run; the items say the rest
+	StatusBuildFailed = "build-failed" // did not build: every item scores 0
+	StatusError       = "error"        // the grader could not grade it
+)
+
+// Result is the grade of one submission.
+type Result struct {
+	ID       string       `json:"id"`
+	Path     string       `json:"path"`
+	Score    float64      `json:"score"`
+	MaxScore float64      `json:"max_score"`
+	Status   string       `json:"status"`
+	Error    string       `json:"error,omitempty"`
+	Module   string       `json:"module,omitempty"`
+	Build    string       `json:"build_output,omitempty"`
+	Items    []ItemResult `json:"items"`
+}
+
+// ItemResult is the score of one rubric item.
+type ItemResult struct {
+	Name     string        `json:"name"`
+	Short    string        `json:"short,omitempty"`
+	Score    float64       `json:"score"`
+	MaxScore float64       `json:"max_score"`
+	Checks   []CheckResult `json:"checks"`
+}
+
+// CheckResult is the verdict of one check.
+type CheckResult struct {
+	Name    string `json:"name"`
+	Passed  bool   `json:"passed"`
+	Message string `json:"message"`
+}
+
+// Judge scores every item of the rubric from the evidence.
+func Judge(r *rubric.Rubric, sub, ref *check.Evidence) []ItemResult {
+	var items []ItemResult
+	for _, it := range r.Items {
+		ir := ItemResult{Name: it.Name, Short: it.Short, MaxScore: it.Points}
+		var got, all float64
+		passedAll := true
+		for _, c := range it.Checks {
+			v := c.Judge(c.ID, sub, ref)
+			ir.Checks = append(ir.Checks, CheckResult{Name: c.Name, Passed: v.Passed, Message: v.Message})
+			all += c.Weight
+			if v.Passed {
+				got += c.Weight
+			} else {
+				passedAll = false
+			}
+		}
+		switch {
+		case passedAll:
+			ir.Score = it.Points
+		case all > 0:
+			ir.Score = round(it.Points * got / all)
+		}
+		items = append(items, ir)
+	}
+	return items
+}
+
+// failAll gives every item of the rubric 0 with the same message.
+func failAll(r *rubric.Rubric, msg string) []ItemResult {
+	var items []ItemResult
+	for _, it := range r.Items {
+		ir := ItemResult{Name: it.Name, Short: it.Short, MaxScore: it.Points}
+		for _, c := range it.Checks {
+			ir.Checks = append(ir.Checks, CheckResult{Name: c.Name, Message: msg})
+		}
+		items = append(items, ir)
+	}
+	return items
+}
+
+// total sums the items' scores.
+func total(items []ItemResult) float64 {
+	s := 0.0
+	for _, it := range items {
+		s += it.Score
+	}
+	return round(s)
+}
+
+func round(v float64) float64 { return math.Round(v*100) / 100 }

@@ -1,0 +1,187 @@
+package grade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"kmodgrade/grader/build"
+	"kmodgrade/grader/check"
+	"kmodgrade/grader/step"
+	"kmodgrade/grader/vm"
+)
+
+// allowedTaint is the taint every graded module brings: out-of-tree (O) and
+// unsigned (E). Any other flag (a warning, an oops, a lockup) means the
+// guest is no longer to be trusted.
+const allowedTaint = 1<<12 | 1<<13
+
+// runner carries out a plan's runs for one module, in as few guests as it
+// can: a guest is thrown away after a run that crashed it, and the next run
+// starts in a fresh one.
+type runner struct {
+	g      *Grader
+	mod    *build.Module
+	initrd string
+	ev     *check.Evidence
+	guest  *vm.Guest
+	// broken says why loading the module itself crashes or hangs the guest;
+	// later runs are then not tried, since they would start the same way.
+	broken string
+}
+
+func (r *runner) close() {
+	if r.guest != nil {
+		r.guest.Close()
+		r.guest = nil
+	}
+}
+
+// run carries out one run. A crash of the guest is recorded in the run's
+// record; only a failure to start a guest at all is returned.
+func (r *runner) run(ctx context.Context, run *check.Run) error {
+	rec := &check.RunRecord{Name: run.Name}
+	r.ev.Runs[run.Name] = rec
+	if r.broken != "" {
+		rec.Failure = "not run: " + r.broken
+		return nil
+	}
+	if r.guest == nil {
+		guest, err := vm.Start(ctx, r.g.vm, r.initrd)
+		if err != nil {
+			return fmt.Errorf("failed to start a guest: %w", err)
+		}
+		r.guest = guest
+	}
+	r.g.cfg.logf("%s: run %s", r.mod.Name, run.Name)
+
+	console := r.guest.Console().Len()
+	stillLoaded := false
+	for _, s := range r.steps(run) {
+		o, err := r.guest.Do(s.Step, r.g.cfg.Rubric.StepTimeout)
+		if o != nil {
+			r.g.cfg.logf("%s: %s: %s", r.mod.Name, describe(s.Step), summarize(o))
+			if s.Key != "" {
+				r.ev.Obs[s.Key] = o
+			}
+		}
+		failure := r.failure(s.Step, o, err, console)
+		if failure == "" && s.Op == step.OpRmmod && o.Errno != "" {
+			stillLoaded = true
+		}
+		if failure != "" {
+			r.g.cfg.logf("%s: %s", r.mod.Name, failure)
+			rec.Failure = failure
+			if s.Op == step.OpInsmod {
+				r.broken = failure
+			}
+			r.close()
+			return nil
+		}
+	}
+	if stillLoaded {
+		r.close() // the next run could not load the module again: it needs a fresh guest
+	}
+	return nil
+}
+
+// steps wraps a run's own steps: trace, load, locate sections, the loaded
+// steps, unload, collect the trace, then the unloaded steps.
+func (r *runner) steps(run *check.Run) []check.Step {
+	name := run.Name
+	module := "/module/" + r.mod.Name + ".ko"
+	steps := []check.Step{
+		{Step: step.Step{Op: step.OpTraceStart}},
+		{Key: check.InsmodKey(name), Step: step.Step{Op: step.OpInsmod, Path: module}},
+		{Key: check.SectionsKey(name), Step: step.Step{Op: step.OpSections, Module: r.mod.Name}},
+	}
+	steps = append(steps, run.Loaded...)
+	steps = append(steps,
+		check.Step{Key: check.RmmodKey(name), Step: step.Step{Op: step.OpRmmod, Module: r.mod.Name}},
+		check.Step{Key: check.TraceKey(name), Step: step.Step{Op: step.OpTraceStop, Module: r.mod.Name}})
+	return append(steps, run.Unloaded...)
+}
+
+// failure says what went wrong with the guest during a step, for a student,
+// or "" if nothing did.
+func (r *runner) failure(s step.Step, o *step.Observation, err error, console int) string {
+	var reports []vm.Report
+	if r.guest != nil {
+		reports = r.guest.Console().Reports(console)
+	}
+	what := describe(s)
+	switch {
+	case errors.Is(err, vm.ErrTimeout) && len(reports) > 0:
+		return fmt.Sprintf("the guest hung while %s: %s", what, reports[0].Summary())
+	case errors.Is(err, vm.ErrTimeout):
+		return fmt.Sprintf("the guest hung while %s: no answer within %v (an endless loop, or a "+
+			"wait that never ends, in the module?)", what, r.g.cfg.Rubric.StepTimeout)
+	case err != nil && len(reports) > 0:
+		return fmt.Sprintf("the kernel crashed while %s: %s", what, reports[0].Summary())
+	case err != nil:
+		return fmt.Sprintf("the guest stopped while %s (%v), with no crash report on the console", what, err)
+	case len(reports) > 0:
+		return fmt.Sprintf("the kernel reported a problem while %s: %s", what, reports[0].Summary())
+	case o.Tainted&^allowedTaint != 0:
+		return fmt.Sprintf("the kernel was tainted (flags %s) while %s", taintFlags(o.Tainted&^allowedTaint), what)
+	}
+	return ""
+}
+
+// describe says what a step does, for messages.
+func describe(s step.Step) string {
+	switch s.Op {
+	case step.OpInsmod:
+		return "loading the module (insmod)"
+	case step.OpRmmod:
+		return "unloading the module (rmmod)"
+	case step.OpWrite:
+		return fmt.Sprintf("writing %q to %s", s.Data, s.Path)
+	case step.OpRead:
+		return fmt.Sprintf("reading %s (buffer of %d bytes)", s.Path, s.BufSize)
+	case step.OpStat:
+		return "looking at " + s.Path
+	case step.OpShell:
+		return fmt.Sprintf("running %q", s.Command)
+	case step.OpTraceStart, step.OpTraceStop:
+		return "collecting the kernel's memory events"
+	case step.OpSections:
+		return "reading where the module was loaded"
+	}
+	return s.Op
+}
+
+// summarize is the -v line of an observation.
+func summarize(o *step.Observation) string {
+	var parts []string
+	if o.Errno != "" {
+		parts = append(parts, o.Errno)
+	} else {
+		parts = append(parts, "ok")
+	}
+	if len(o.Reads) > 0 {
+		parts = append(parts, fmt.Sprintf("%d reads", len(o.Reads)))
+	}
+	if len(o.Events) > 0 {
+		parts = append(parts, fmt.Sprintf("%d memory events", len(o.Events)))
+	}
+	for _, l := range o.Kmsg {
+		parts = append(parts, fmt.Sprintf("log %q", l))
+	}
+	parts = append(parts, (time.Duration(o.Micros) * time.Microsecond).String())
+	return strings.Join(parts, ", ")
+}
+
+// taintFlags spells taint bits as the kernel does in its reports.
+func taintFlags(t uint64) string {
+	const letters = "PFSRMBUDAWCIOELKXTN"
+	var b strings.Builder
+	for i := 0; i < len(letters); i++ {
+		if t&(1<<i) != 0 {
+			b.WriteByte(letters[i])
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,94 @@
+// Package report renders grading results: a table for people, JSON for
+// programs.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"kmodgrade/grader/grade"
+	"kmodgrade/grader/rubric"
+)
+
+// Table writes a row per result: its score on each item, and the total.
+func Table(w io.Writer, r *rubric.Rubric, results []*grade.Result) error {
+	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAlignment(tw.AlignRight))
+	header := []any{"submission"}
+	for _, it := range r.Items {
+		header = append(header, fmt.Sprintf("%s /%s", it.Short, num(it.Points)))
+	}
+	header = append(header, fmt.Sprintf("total /%s", num(r.MaxScore())), "status")
+	t.Header(header...)
+	for _, res := range results {
+		row := []any{res.ID}
+		for _, it := range res.Items {
+			row = append(row, num(it.Score))
+		}
+		row = append(row, num(res.Score), res.Status)
+		if err := t.Append(row...); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// Details writes, for each result that lost points, why: every failed check
+// with its message, and the compiler's output for a build that failed.
+func Details(w io.Writer, results []*grade.Result) {
+	for _, res := range results {
+		if res.Score == res.MaxScore && res.Status == grade.StatusGraded {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s (%s/%s):\n", res.ID, num(res.Score), num(res.MaxScore))
+		if res.Error != "" {
+			fmt.Fprintf(w, "  not graded: %s\n", res.Error)
+			continue
+		}
+		if res.Status == grade.StatusBuildFailed {
+			fmt.Fprintf(w, "  %s\n", res.Items[0].Checks[0].Message)
+			fmt.Fprintf(w, "%s\n", indent(res.Build, "    | "))
+			continue
+		}
+		for _, it := range res.Items {
+			for _, c := range it.Checks {
+				if !c.Passed {
+					fmt.Fprintf(w, "  %s (%s/%s): %s\n", it.Name, num(it.Score), num(it.MaxScore), c.Message)
+				}
+			}
+		}
+	}
+}
+
+// File is the JSON document of a grading run.
+type File struct {
+	Rubric      string          `json:"rubric"`
+	MaxScore    float64         `json:"max_score"`
+	Submissions []*grade.Result `json:"submissions"`
+}
+
+// JSON writes the results as one JSON document.
+func JSON(w io.Writer, r *rubric.Rubric, results []*grade.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(File{Rubric: r.Name, MaxScore: r.MaxScore(), Submissions: results})
+}
+
+func num(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+func indent(text, prefix string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	const most = 30
+	if len(lines) > most {
+		lines = append(lines[:most], fmt.Sprintf("[%d more lines]", len(lines)-most))
+	}
+	return prefix + strings.Join(lines, "\n"+prefix)
+}

@@ -81,7 +81,7 @@ func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, erro
 	out = tidyOutput(out)
 	ko := filepath.Join(scratch, spec.Module+".ko")
 	if err != nil {
-		return nil, &Error{Reason: err.Error(), Output: out}
+		return nil, &Error{Reason: reason(err, out), Output: out}
 	}
 	if _, statErr := os.Stat(ko); statErr != nil {
 		return nil, &Error{Reason: "make finished but produced no " + spec.Module + ".ko", Output: out}
@@ -228,4 +228,14 @@ func tidyOutput(out string) string {
 		out = out[:maxOutput] + "\n[output cut at " + fmt.Sprint(maxOutput>>10) + " KiB]"
 	}
 	return out
+}
+
+// reason says why a build failed, naming the compiler's first error.
+func reason(err error, out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, " error: ") || strings.Contains(l, ": fatal error: ") {
+			return fmt.Sprintf("the compiler reported errors, the first: %s (%v)", strings.TrimSpace(l), err)
+		}
+	}
+	return err.Error()
 }

@@ -73,6 +73,10 @@ func (r *runner) run(ctx context.Context, run *check.Run) error {
 		}
 		if failure != "" {
 			r.g.cfg.logf("%s: %s", r.mod.Name, failure)
+			if r.guest != nil {
+				r.g.cfg.logf("%s: the guest's console, from the start of the run:\n%s", r.mod.Name,
+					tail(r.guest.Console().String()[console:], 80))
+			}
 			rec.Failure = failure
 			if s.Op == step.OpInsmod {
 				r.broken = failure
@@ -112,6 +116,9 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 		reports = r.guest.Console().Reports(console)
 	}
 	what := describe(s)
+	if len(reports) > 0 {
+		reports[0].ModuleFrame = r.where(reports[0].ModuleFrame)
+	}
 	switch {
 	case errors.Is(err, vm.ErrTimeout) && len(reports) > 0:
 		return fmt.Sprintf("the guest hung while %s: %s", what, reports[0].Summary())
@@ -128,6 +135,18 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 		return fmt.Sprintf("the kernel was tainted (flags %s) while %s", taintFlags(o.Tainted&^allowedTaint), what)
 	}
 	return ""
+}
+
+// where adds the source file and line to a frame of the module, when the
+// module has debug information.
+func (r *runner) where(frame string) string {
+	if frame == "" {
+		return ""
+	}
+	if loc, ok := r.ev.Ko.ResolveFrame(frame); ok && loc.File != "" {
+		return fmt.Sprintf("%s (%s:%d)", frame, loc.File, loc.Line)
+	}
+	return frame
 }
 
 // describe says what a step does, for messages.
@@ -184,4 +203,13 @@ func taintFlags(t uint64) string {
 		}
 	}
 	return b.String()
+}
+
+// tail returns the last n lines of text.
+func tail(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -142,3 +142,24 @@ func addr2line(ko, section string, offset uint64) (file string, line int, fn str
 	}
 	return file, line, fn, true
 }
+
+// ResolveFrame names the source of a call-trace frame such as
+// "csse332_read+0xb1/0xc9 [project]", or returns false if the frame is not
+// in this module.
+func (k *File) ResolveFrame(frame string) (Location, bool) {
+	name, rest, ok := strings.Cut(frame, "+0x")
+	if !ok {
+		return Location{}, false
+	}
+	offHex, _, _ := strings.Cut(rest, "/")
+	var off uint64
+	if _, err := fmt.Sscanf(offHex, "%x", &off); err != nil {
+		return Location{}, false
+	}
+	for _, s := range k.symbols {
+		if s.Name == name && int(s.Section) < len(k.names) {
+			return k.Resolve(Place{Section: k.names[s.Section], Offset: s.Value + off}), true
+		}
+	}
+	return Location{}, false
+}

@@ -12,8 +12,12 @@ type Report struct {
 	// "BUG: kernel NULL pointer dereference, address: 0000000000000000".
 	Title string
 	// Function is where the kernel was when it happened, from the RIP line,
-	// such as "csse332_read+0x1c/0x50 [project]"; empty if none was printed.
+	// such as "memcpy_erms+0x6/0x10"; empty if none was printed.
 	Function string
+	// ModuleFrame is the first frame of the call trace (or the RIP) that is
+	// in a module, such as "csse332_read+0xb1/0xc9 [project]": where the
+	// student's code was.
+	ModuleFrame string
 	// Text is the report as printed, bounded in length.
 	Text string
 }
@@ -38,6 +42,7 @@ var reportStarts = regexp.MustCompile(`^(` + strings.Join([]string{
 var (
 	timestamp = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
 	ripLine   = regexp.MustCompile(`RIP: [0-9a-f]{4}:(\S+(?: \[\S+\])?)`)
+	frameLine = regexp.MustCompile(`^\s*(?:\? )?([A-Za-z_][\w.]*\+0x[0-9a-f]+/0x[0-9a-f]+ \[\w+\])`)
 )
 
 // maxConsole bounds how much of the console is kept, so that a module that
@@ -101,13 +106,22 @@ func FindReports(text string) []Report {
 		var body []string
 		for j := i; j < end; j++ {
 			l := timestamp.ReplaceAllString(lines[j], "")
-			if j > i && (reportStarts.MatchString(l) || strings.HasPrefix(l, "---[ end trace")) {
+			// "Oops: 0002 [#1]" continues a "BUG: unable to handle page fault" report.
+			next := reportStarts.MatchString(l) && !strings.HasPrefix(l, "Oops: ")
+			if j > i && (next || strings.HasPrefix(l, "---[ end trace")) {
 				end = j
 				break
 			}
 			body = append(body, l)
 			if m := ripLine.FindStringSubmatch(l); m != nil && r.Function == "" {
 				r.Function = m[1]
+				if strings.HasSuffix(m[1], "]") && r.ModuleFrame == "" {
+					r.ModuleFrame = m[1]
+				}
+			}
+			if m := frameLine.FindStringSubmatch(l); m != nil && r.ModuleFrame == "" &&
+				!strings.HasPrefix(strings.TrimSpace(l), "?") {
+				r.ModuleFrame = m[1]
 			}
 		}
 		r.Text = strings.Join(body, "\n")
@@ -117,11 +131,16 @@ func FindReports(text string) []Report {
 	return reports
 }
 
-// Summary is a one-line description of a report for a student: the title and
-// the function it happened in.
+// Summary is a one-line description of a report for a student: the title,
+// the function it happened in and, if that is not the module's own, the
+// module's function that led there.
 func (r Report) Summary() string {
-	if r.Function == "" {
-		return r.Title
+	s := r.Title
+	if r.Function != "" {
+		s += " in " + r.Function
 	}
-	return r.Title + " in " + r.Function
+	if r.ModuleFrame != "" && r.ModuleFrame != r.Function {
+		s += ", called from " + r.ModuleFrame
+	}
+	return s
 }

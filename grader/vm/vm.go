@@ -77,11 +77,12 @@ func (c *Config) Args(initrd, consoleSock, agentSock string) []string {
 }
 
 // KernelArgs is the guest kernel's command line. The console is ttyS0 and the
-// agent's channel ttyS1; a panic powers the guest off at once (with
-// -no-reboot), and log levels up to warnings reach the console, where the
-// host looks for crash reports.
+// agent's channel ttyS1; log levels up to warnings reach the console, where
+// the host looks for crash reports. An oops panics and a panic powers the
+// guest off at once (with -no-reboot): an oops in one thread of the agent
+// would otherwise leave the rest of it waiting forever.
 var KernelArgs = []string{
-	"console=ttyS0", "panic=-1", "loglevel=5", "mitigations=off",
+	"console=ttyS0", "oops=panic", "panic=-1", "loglevel=5", "mitigations=off",
 	"rdinit=" + AgentPath, "hung_task_timeout_secs=5",
 }
 

@@ -1,11 +1,6 @@
-// SPDX-License-Identifier: GPL-2.0
 /*
- * Reference solution of milestone 1: an array of ten ints behind
- * /proc/csse332/status. Each write "INDEX VALUE" stores VALUE at INDEX;
- * each read returns one entry, and 0 after the last one.
- *
- * The grader runs this module next to every submission and expects it to
- * score full marks. Keep it plain: it is also what students are compared to.
+ * Sample submission: the read handler wraps around to the first entry instead of
+ * returning 0 after the last, so cat never ends. Only the read item fails.
  */
 #define pr_fmt(fmt) "[csse332]: " fmt
 
@@ -33,7 +28,7 @@ static ssize_t csse332_read(struct file *filp, char __user *buff,
 	int len;
 
 	if (*offp < 0 || *offp >= NUM_ENTRIES)
-		return 0;
+		*offp = 0;
 
 	len = scnprintf(line, sizeof(line), "%d\n", entries[*offp]);
 	if (count < len)

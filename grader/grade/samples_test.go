@@ -1,0 +1,139 @@
+package grade_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"kmodgrade/grader/grade"
+	"kmodgrade/grader/internal/vmtest"
+	"kmodgrade/grader/rubric"
+	"kmodgrade/grader/submission"
+)
+
+// expectation is one entry of submissions/expected.yaml.
+type expectation struct {
+	Status string             `yaml:"status"`
+	Total  float64            `yaml:"total"`
+	Items  map[string]float64 `yaml:"items"`
+	Says   map[string]string  `yaml:"says"`
+}
+
+// TestSamples grades every sample submission in real guests and checks the
+// score of each item, and the reason for points lost, against
+// submissions/expected.yaml.
+func TestSamples(t *testing.T) {
+	k := vmtest.Require(t)
+	root := vmtest.Root()
+	want := readExpected(t, filepath.Join(root, "submissions", "expected.yaml"))
+	folders := sampleFolders(t, filepath.Join(root, "submissions"))
+	for _, f := range folders {
+		if _, ok := want[filepath.Base(f)]; !ok {
+			t.Errorf("submissions/%s has no entry in expected.yaml", filepath.Base(f))
+		}
+	}
+
+	rb, err := rubric.Load(filepath.Join(root, "rubrics", "milestone1.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	g, err := grade.New(ctx, &grade.Config{Rubric: rb, Kernel: k, QEMU: "qemu-system-x86_64",
+		Accel: "auto", Busybox: "/bin/busybox", Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ref, err := g.Reference(ctx, rb.Reference)
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	if ref.Score != 120 {
+		t.Fatalf("reference scored %g, want 120", ref.Score)
+	}
+
+	subs, err := submission.FromFolders(folders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range subs {
+		t.Run(sub.ID, func(t *testing.T) {
+			exp, ok := want[sub.ID]
+			if !ok {
+				t.Skip("not in expected.yaml (reported above)")
+			}
+			res := g.Grade(ctx, sub)
+			checkResult(t, rb, res, exp)
+		})
+	}
+}
+
+func checkResult(t *testing.T, rb *rubric.Rubric, res *grade.Result, exp expectation) {
+	t.Helper()
+	status := exp.Status
+	if status == "" {
+		status = grade.StatusGraded
+	}
+	if res.Status != status {
+		t.Errorf("status %q, want %q (error: %s)", res.Status, status, res.Error)
+	}
+	if res.Score != exp.Total {
+		t.Errorf("total %g, want %g", res.Score, exp.Total)
+	}
+	for i, it := range rb.Items {
+		got := res.Items[i]
+		wantScore, listed := exp.Items[it.Short]
+		if !listed {
+			wantScore = it.Points
+		}
+		if got.Score != wantScore {
+			t.Errorf("item %s: %g, want %g; checks: %+v", it.Short, got.Score, wantScore, got.Checks)
+		}
+		if phrase, ok := exp.Says[it.Short]; ok && !itemSays(got, phrase) {
+			t.Errorf("item %s: no message says %q; checks: %+v", it.Short, phrase, got.Checks)
+		}
+	}
+}
+
+func itemSays(it grade.ItemResult, phrase string) bool {
+	for _, c := range it.Checks {
+		if !c.Passed && strings.Contains(c.Message, phrase) {
+			return true
+		}
+	}
+	return false
+}
+
+func readExpected(t *testing.T, path string) map[string]expectation {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]expectation
+	if err := yaml.Unmarshal(b, &want); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return want
+}
+
+func sampleFolders(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

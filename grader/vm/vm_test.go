@@ -1,0 +1,81 @@
+package vm_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"kmodgrade/grader/internal/vmtest"
+	"kmodgrade/grader/step"
+	"kmodgrade/grader/vm"
+)
+
+// TestGuest boots a real guest with no module and drives its agent.
+func TestGuest(t *testing.T) {
+	k := vmtest.Require(t)
+	dir := t.TempDir()
+	agent, err := vm.BuildAgent(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir, err := vm.NewInitramfs(agent, "/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd, err := ir.WithModule(dir, os.DevNull, "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &vm.Config{QEMU: "qemu-system-x86_64", Kernel: k.Image, Accel: "tcg", MemoryMB: 256,
+		BootTimeout: 2 * time.Minute, Log: t.Logf}
+	g, err := vm.Start(context.Background(), cfg, initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+
+	do := func(s step.Step) *step.Observation {
+		t.Helper()
+		o, err := g.Do(s, 30*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Op, err)
+		}
+		return o
+	}
+
+	o := do(step.Step{Op: step.OpShell, Command: "echo hello from $(cat /proc/sys/kernel/osrelease)", MaxBytes: 100})
+	if want := "hello from " + k.Release; !strings.Contains(string(o.Output), want) || o.Exit != 0 {
+		t.Errorf("shell: output %q exit %d, want %q", o.Output, o.Exit, want)
+	}
+	o = do(step.Step{Op: step.OpShell, Command: "sleep 30", TimeoutMillis: 1000})
+	if !strings.Contains(o.Error, "timed out") {
+		t.Errorf("a shell command over its time: error %q, want a time-out", o.Error)
+	}
+	o = do(step.Step{Op: step.OpStat, Path: "/proc/sys"})
+	if o.Stat == nil || !o.Stat.Exists || !o.Stat.Dir {
+		t.Errorf("stat /proc/sys: %+v", o.Stat)
+	}
+	o = do(step.Step{Op: step.OpWrite, Path: "/proc/no/such/file", Data: []byte("1 2\n")})
+	if o.Errno != "ENOENT" {
+		t.Errorf("write to a missing file: errno %q, want ENOENT", o.Errno)
+	}
+	o = do(step.Step{Op: step.OpInsmod, Path: "/module/none.ko"})
+	if o.Errno == "" {
+		t.Errorf("insmod of an empty file succeeded")
+	}
+	o = do(step.Step{Op: step.OpRead, Path: "/proc/sys/kernel/osrelease", BufSize: 4, MaxReads: 100, MaxBytes: 100})
+	var got []byte
+	for _, r := range o.Reads {
+		got = append(got, r.Data...)
+	}
+	if strings.TrimSpace(string(got)) != k.Release || o.Reads[len(o.Reads)-1].N != 0 {
+		t.Errorf("reading 4 bytes at a time: %q in %d reads", got, len(o.Reads))
+	}
+
+	if _, err := g.Do(step.Step{Op: step.OpPoweroff}, 30*time.Second); !errors.Is(err, vm.ErrGone) {
+		t.Errorf("after poweroff: %v, want ErrGone", err)
+	}
+}

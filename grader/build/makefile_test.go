@@ -98,7 +98,8 @@ func TestParseMakefile(t *testing.T) {
 				t.Fatalf("ParseMakefile() error = %v", err)
 			}
 			if s.Module != tt.module || !reflect.DeepEqual(s.Objects, tt.objects) {
-				t.Errorf("ParseMakefile() = %q %q, want %q %q", s.Module, s.Objects, tt.module, tt.objects)
+				t.Errorf("ParseMakefile() = %q %q, want %q %q",
+					s.Module, s.Objects, tt.module, tt.objects)
 			}
 			if got := s.Kbuild(); got != tt.kbuild {
 				t.Errorf("Kbuild() = %q, want %q", got, tt.kbuild)
@@ -202,7 +203,8 @@ func TestFindSpec(t *testing.T) {
 			if err != nil {
 				t.Fatalf("FindSpec() error = %v", err)
 			}
-			if s.Module != tt.module || !reflect.DeepEqual(s.Objects, tt.objects) || s.From != tt.from {
+			if s.Module != tt.module || !reflect.DeepEqual(s.Objects, tt.objects) ||
+				s.From != tt.from {
 				t.Errorf("FindSpec() = %q %q from %q, want %q %q from %q",
 					s.Module, s.Objects, s.From, tt.module, tt.objects, tt.from)
 			}

@@ -40,7 +40,7 @@ func TestParseTraceLine(t *testing.T) {
 
 func TestRecordText(t *testing.T) {
 	for in, want := range map[string]string{
-		"6,339,5140900,-;[csse332]: Module csse332 initializing...\n":           "[csse332]: Module csse332 initializing...",
+		"6,339,5140900,-;[csse332]: Module csse332 initializing...\n":         "[csse332]: Module csse332 initializing...",
 		"4,12,100,-;project: loading out-of-tree module\n SUBSYSTEM=module\n": "project: loading out-of-tree module",
 		"6,1,1,-;a;b\n": "a;b",
 	} {

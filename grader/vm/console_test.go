@@ -137,7 +137,8 @@ func TestFindReports(t *testing.T) {
 			name: "warning in the module",
 			text: console(concat(boot, warning)...),
 			want: []Report{{
-				Title:       "WARNING: CPU: 0 PID: 1 at lib/list_debug.c:59 __list_del_entry_valid+0x8e/0xc0",
+				Title: "WARNING: CPU: 0 PID: 1 at lib/list_debug.c:59 " +
+					"__list_del_entry_valid+0x8e/0xc0",
 				Function:    "csse332_init+0x1d/0x30 [project]",
 				ModuleFrame: "csse332_init+0x1d/0x30 [project]",
 			}},
@@ -165,16 +166,18 @@ func TestFindReports(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := FindReports(tt.text)
 			if len(got) != len(tt.want) {
-				t.Fatalf("FindReports() found %d reports, want %d: %+v", len(got), len(tt.want), got)
+				t.Fatalf("FindReports() found %d reports, want %d: %+v",
+					len(got), len(tt.want), got)
 			}
 			for i, w := range tt.want {
 				g := got[i]
-				if g.Title != w.Title || g.Function != w.Function || g.ModuleFrame != w.ModuleFrame {
+				if g.Title != w.Title || g.Function != w.Function ||
+					g.ModuleFrame != w.ModuleFrame {
 					t.Errorf("report %d = {%q, %q, %q}, want {%q, %q, %q}", i,
 						g.Title, g.Function, g.ModuleFrame, w.Title, w.Function, w.ModuleFrame)
 				}
 				if first, _, _ := strings.Cut(g.Text, "\n"); first != w.Title {
-					t.Errorf("report %d text starts %q, want the title without its timestamp", i, first)
+					t.Errorf("report %d text starts %q, want the bare title", i, first)
 				}
 			}
 		})
@@ -188,7 +191,11 @@ func TestFindReportsText(t *testing.T) {
 	}
 
 	oops := reports[0].Text
-	for _, want := range []string{"Oops: 0002 [#1] PREEMPT SMP NOPTI", "csse332_read+0xb1/0xc9 [project]", "CR2: "} {
+	for _, want := range []string{
+		"Oops: 0002 [#1] PREEMPT SMP NOPTI",
+		"csse332_read+0xb1/0xc9 [project]",
+		"CR2: ",
+	} {
 		if !strings.Contains(oops, want) {
 			t.Errorf("the oops report lacks %q:\n%s", want, oops)
 		}
@@ -224,13 +231,15 @@ func TestSummary(t *testing.T) {
 		{
 			name: "in the module itself",
 			r: Report{Title: "watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [agent:93]",
-				Function: "csse332_write+0x40/0x120 [project]", ModuleFrame: "csse332_write+0x40/0x120 [project]"},
+				Function:    "csse332_write+0x40/0x120 [project]",
+				ModuleFrame: "csse332_write+0x40/0x120 [project]"},
 			want: "watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [agent:93] " +
 				"in csse332_write+0x40/0x120 [project]",
 		},
 		{
 			name: "module frame without a RIP",
-			r:    Report{Title: "WARNING: CPU: 0 PID: 1 at x", ModuleFrame: "csse332_init+0x1d/0x30 [project]"},
+			r: Report{Title: "WARNING: CPU: 0 PID: 1 at x",
+				ModuleFrame: "csse332_init+0x1d/0x30 [project]"},
 			want: "WARNING: CPU: 0 PID: 1 at x, called from csse332_init+0x1d/0x30 [project]",
 		},
 	}
@@ -255,7 +264,8 @@ func TestConsoleBounded(t *testing.T) {
 	c.Write(flood)
 
 	if c.Len() != maxConsole || len(c.String()) != maxConsole {
-		t.Errorf("Len() = %d after %d bytes, want the bound %d", c.Len(), len(head)+2*len(flood), maxConsole)
+		t.Errorf("Len() = %d after %d bytes, want the bound %d",
+			c.Len(), len(head)+2*len(flood), maxConsole)
 	}
 	// The runner keeps offsets from Len(), so what was kept must not move.
 	if !strings.HasPrefix(c.String(), string(head)) {

@@ -60,7 +60,10 @@ func (r *runner) run(ctx context.Context, run *check.Run) error {
 	console := r.guest.Console().Len()
 	stillLoaded := false
 	for _, s := range r.steps(run) {
-		o, err := r.guest.Do(s.Step, r.g.cfg.Rubric.StepTimeout)
+		o, err := r.guest.Do(ctx, s.Step, r.g.cfg.Rubric.StepTimeout)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if o != nil {
 			r.g.cfg.logf("%s: %s: %s", r.mod.Name, describe(s.Step), summarize(o))
 			if s.Key != "" {

@@ -209,7 +209,7 @@ func (g *Guest) readFrames() {
 // Do sends one step and waits up to timeout for its observation. It returns
 // ErrTimeout when the guest hung and ErrGone when it died; the console then
 // says why.
-func (g *Guest) Do(s step.Step, timeout time.Duration) (*step.Observation, error) {
+func (g *Guest) Do(ctx context.Context, s step.Step, timeout time.Duration) (*step.Observation, error) {
 	g.seq++
 	s.Seq = g.seq
 	if err := step.Encode(g.conn, s.Seq, &s); err != nil {
@@ -229,6 +229,8 @@ func (g *Guest) Do(s step.Step, timeout time.Duration) (*step.Observation, error
 			}
 		case <-timer.C:
 			return nil, fmt.Errorf("%s: no answer within %v: %w", s.Op, timeout, ErrTimeout)
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 }

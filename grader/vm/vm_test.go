@@ -39,7 +39,7 @@ func TestGuest(t *testing.T) {
 
 	do := func(s step.Step) *step.Observation {
 		t.Helper()
-		o, err := g.Do(s, 30*time.Second)
+		o, err := g.Do(context.Background(), s, 30*time.Second)
 		if err != nil {
 			t.Fatalf("%s: %v", s.Op, err)
 		}
@@ -75,7 +75,7 @@ func TestGuest(t *testing.T) {
 		t.Errorf("reading 4 bytes at a time: %q in %d reads", got, len(o.Reads))
 	}
 
-	if _, err := g.Do(step.Step{Op: step.OpPoweroff}, 30*time.Second); !errors.Is(err, vm.ErrGone) {
+	if _, err := g.Do(context.Background(), step.Step{Op: step.OpPoweroff}, 30*time.Second); !errors.Is(err, vm.ErrGone) {
 		t.Errorf("after poweroff: %v, want ErrGone", err)
 	}
 }

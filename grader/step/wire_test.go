@@ -1,0 +1,160 @@
+package step
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var observations = []Observation{
+	{Seq: 1, Op: OpHello},
+	{Seq: 2, Op: OpInsmod, Kmsg: []string{
+		"project: loading out-of-tree module taints kernel.",
+		"[csse332]: Module csse332 initializing...",
+	}},
+	{Seq: 3, Op: OpWrite, N: 8},
+	{Seq: 4, Op: OpWrite, Errno: "EINVAL", Error: "write /proc/csse332/status: invalid argument"},
+	{Seq: 5, Op: OpRead, Reads: []Read{
+		{N: 8, Data: []byte("0: 3007\n")},
+		{N: 0},
+		{Errno: "EFAULT"},
+	}},
+	{Seq: 6, Op: OpStat, Stat: &Stat{Exists: true, Mode: 0o666}},
+	{Seq: 7, Op: OpTraceStop, Overrun: true, Events: []MemEvent{
+		{Kind: "kmalloc", Caller: "csse332_write+0x4a/0x120", Ptr: "00000000c0ffee00", Bytes: 6},
+		{Kind: "kfree", CallSite: 0xffffffffc0201234, Ptr: "00000000c0ffee00"},
+	}},
+	{Seq: 8, Op: OpSections, Sections: map[string]uint64{".text": 0xffffffffc0200000}},
+	{Seq: 9, Op: OpShell, Output: []byte("sh: \x00binary\xff\n"), Exit: 127},
+}
+
+// frame returns the frame of o as Encode writes it, newline included.
+func frame(t *testing.T, o Observation) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Encode(&b, o.Seq, &o); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// decodeAll decodes frames until the stream ends.
+func decodeAll(t *testing.T, stream string) ([]Observation, []int, *Decoder) {
+	t.Helper()
+	d := NewDecoder(strings.NewReader(stream))
+	var obs []Observation
+	var seqs []int
+	for {
+		var o Observation
+		seq, err := d.Next(&o)
+		if err == io.EOF {
+			return obs, seqs, d
+		}
+		if err != nil {
+			t.Fatalf("Next() error = %v", err)
+		}
+		obs = append(obs, o)
+		seqs = append(seqs, seq)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	var stream strings.Builder
+	for _, o := range observations {
+		stream.WriteString(frame(t, o))
+	}
+
+	got, seqs, d := decodeAll(t, stream.String())
+	if !reflect.DeepEqual(got, observations) {
+		t.Errorf("decoded %+v\nwant %+v", got, observations)
+	}
+	for i, s := range seqs {
+		if s != observations[i].Seq {
+			t.Errorf("frame %d has sequence number %d, want %d", i, s, observations[i].Seq)
+		}
+	}
+	if d.Noise != 0 {
+		t.Errorf("Noise = %d, want 0", d.Noise)
+	}
+}
+
+func TestNoise(t *testing.T) {
+	a, b := observations[1], observations[4]
+	fa, fb := frame(t, a), frame(t, b)
+	badCRC := strings.Replace(fb, " "+strings.Fields(fb)[2]+" ", " 00000000 ", 1)
+	badJSON := fmt.Sprintf("@kmg1 7 %08x {not json\n", crc32.ChecksumIEEE([]byte("{not json")))
+
+	tests := []struct {
+		name   string
+		stream string
+		want   []Observation
+		noise  int
+	}{
+		{
+			name: "kernel messages between frames",
+			stream: "[    2.842714] random: crng init done\n" + fa +
+				"[    2.901000] [csse332]: Module csse332 initializing...\r\n" + fb,
+			want:  []Observation{a, b},
+			noise: 2,
+		},
+		{
+			name:   "wrong CRC",
+			stream: fa + badCRC + fb,
+			want:   []Observation{a, b},
+			noise:  1,
+		},
+		{
+			name:   "truncated frame",
+			stream: fa + fb[:len(fb)/2] + "\n" + fb,
+			want:   []Observation{a, b},
+			noise:  1,
+		},
+		{
+			name:   "garbage bytes",
+			stream: "\x00\xff\xfe\x1b[0m\n" + fa + "@kmg1\n@kmg1 x 0 {}\n" + fb,
+			want:   []Observation{a, b},
+			noise:  3,
+		},
+		{
+			name:   "valid CRC, invalid JSON",
+			stream: fa + badJSON + fb,
+			want:   []Observation{a, b},
+			noise:  1,
+		},
+		{
+			name:   "frame after other text on its line",
+			stream: "[    3.100000] reboot: Power down" + fa + "login: " + fb,
+			want:   []Observation{a, b},
+		},
+		{
+			name:   "frame without its newline at the end",
+			stream: fa + strings.TrimSuffix(fb, "\n"),
+			want:   []Observation{a},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, d := decodeAll(t, tt.stream)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("decoded %+v\nwant %+v", got, tt.want)
+			}
+			if d.Noise != tt.noise {
+				t.Errorf("Noise = %d, want %d", d.Noise, tt.noise)
+			}
+		})
+	}
+}
+
+func TestTooLong(t *testing.T) {
+	long := strings.Repeat("x", MaxFrame+1) + "\n"
+	d := NewDecoder(strings.NewReader(long + frame(t, observations[0])))
+	var o Observation
+	if _, err := d.Next(&o); !errors.Is(err, ErrTooLong) {
+		t.Errorf("Next() error = %v, want ErrTooLong", err)
+	}
+}

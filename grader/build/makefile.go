@@ -22,7 +22,7 @@ type Spec struct {
 }
 
 var (
-	assignment = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]*(?:-\$\([A-Z_0-9]+\))?)\s*(\+=|:=|\?=|=)\s*(.*)$`)
+	assignment = regexp.MustCompile(`^([A-Za-z_$][A-Za-z0-9_.${}()-]*)\s*(\+=|::?=|\?=|=)\s*(.*)$`)
 	variableRe = regexp.MustCompile(`\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]`)
 )
 
@@ -64,8 +64,7 @@ func ParseMakefile(text string) (*Spec, error) {
 		if m == nil {
 			continue
 		}
-		name, op, value := m[1], m[2], expand(m[3], vars)
-		name = strings.ReplaceAll(name, "$(CONFIG_MODULES)", "m")
+		name, op, value := expand(m[1], vars), m[2], expand(m[3], vars)
 		switch {
 		case name == "obj-m" || strings.HasPrefix(name, "obj-$("):
 			name = "obj-m"
@@ -85,6 +84,12 @@ func ParseMakefile(text string) (*Spec, error) {
 	}
 
 	mods := lists["obj-m"]
+	for _, m := range mods {
+		if strings.Contains(m, "$") {
+			return nil, fmt.Errorf("obj-m holds %q, which needs make to run: name the module plainly, "+
+				"as in obj-m += <module>.o", strings.Join(mods, " "))
+		}
+	}
 	switch {
 	case len(mods) == 0:
 		return nil, fmt.Errorf("no obj-m line names the module (obj-m += <module>.o)")

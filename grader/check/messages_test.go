@@ -1,6 +1,7 @@
 package check
 
 import (
+	"strings"
 	"testing"
 
 	"kmodgrade/grader/step"
@@ -179,4 +180,34 @@ func TestProcEntry(t *testing.T) {
 			phrase: "the kernel crashed while reading /proc/csse332/status",
 		},
 	})
+}
+
+// TestFindLineHints checks the hint for a near miss, and that a line with no
+// letters or digits, or only a fragment of the message, gets none.
+func TestFindLineHints(t *testing.T) {
+	const want = "[csse332]: Module csse332 initializing..."
+	for _, tc := range []struct {
+		name   string
+		logged []string
+		hint   string
+		noHint string
+	}{
+		{"no prefix", []string{"Module csse332 initializing..."}, "define pr_fmt", ""},
+		{"another case", []string{"[CSSE332]: module csse332 initializing"}, "differs only in case", ""},
+		{"a ruler", []string{"=========="}, "the module logged", "pr_fmt"},
+		{"a fragment", []string{"initializing"}, "the module logged", "pr_fmt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := findLine(want, tc.logged)
+			if err == nil {
+				t.Fatal("findLine found a line that is not there")
+			}
+			if !strings.Contains(err.Error(), tc.hint) {
+				t.Errorf("%q does not say %q", err, tc.hint)
+			}
+			if tc.noHint != "" && strings.Contains(err.Error(), tc.noHint) {
+				t.Errorf("%q says %q", err, tc.noHint)
+			}
+		})
+	}
 }

@@ -79,6 +79,9 @@ func (c *Shell) Judge(id string, sub, ref *Evidence) Verdict {
 				quoteBytes(o.Output), o.Exit, quoteBytes(r.Output), r.Exit)
 		}
 	}
+	if c.Expect != "" && c.expect == nil {
+		c.expect = regexp.MustCompile(c.Expect) // Validate has checked it
+	}
 	if c.Expect != "" && !c.expect.Match(o.Output) {
 		return failf("the output of %q, %s, does not match %q", c.Command, quoteBytes(o.Output), c.Expect)
 	}

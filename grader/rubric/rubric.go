@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,8 +66,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Line == 0 {
+	switch {
+	case e.Line == 0:
 		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	case e.Column == 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
 	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
 }
@@ -84,7 +89,7 @@ func Parse(path string, data []byte) (*Rubric, error) {
 	p := &parser{file: path}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, syntaxError(path, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: path, Msg: "the rubric is empty"}
@@ -94,6 +99,18 @@ func Parse(path string, data []byte) (*Rubric, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns yaml's "yaml: line 3: did not find ..." into an Error
+// with the line in its place.
+func syntaxError(path string, err error) *Error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: path, Line: line, Msg: m[2]}
+	}
+	return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 type parser struct {
@@ -114,6 +131,9 @@ func (p *parser) fields(n *yaml.Node, what string, allowed ...string) (map[strin
 	out := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if prev, ok := out[k.Value]; ok {
+			return nil, p.errorf(k, "%s has %q twice (first on line %d)", what, k.Value, prev.Line)
+		}
 		if !contains(allowed, k.Value) {
 			return nil, p.errorf(k, "%s has no field %q (it has: %s)", what, k.Value, strings.Join(allowed, ", "))
 		}

@@ -240,8 +240,32 @@ func TestParseErrors(t *testing.T) {
 				"      - kind: memory",
 				"        min_allocations: 1",
 				"        min_allocations: 2"),
-			pos:    "f.yaml:5:9: ",
-			phrase: `mapping key "min_allocations" already defined`,
+			pos:    "f.yaml:7:9: ",
+			phrase: `has "min_allocations" twice (first on line 6)`,
+		},
+		{
+			name: "duplicate points of an item",
+			yaml: lines(
+				"items:",
+				"  - name: memory",
+				"    points: 5",
+				"    points: 50",
+				"    checks:",
+				"      - kind: memory"),
+			pos:    "f.yaml:4:5: ",
+			phrase: `item has "points" twice (first on line 3)`,
+		},
+		{
+			name: "duplicate kind of a check",
+			yaml: lines(
+				"items:",
+				"  - name: memory",
+				"    points: 5",
+				"    checks:",
+				"      - kind: memory",
+				"        kind: shell"),
+			pos:    "f.yaml:6:9: ",
+			phrase: `has "kind" twice (first on line 5)`,
 		},
 		{
 			name: "some checks weighted, others not",
@@ -351,6 +375,8 @@ func TestParseUnreadable(t *testing.T) {
 		{"invalid YAML", lines("items:", "  - name: x", "    points: [5"), "did not find expected"},
 		{"bad indentation", lines("items:", "  - name: x", "   points: 5"), "did not find"},
 	}
+	// yaml says on which line it gave up; it gives no column.
+	wantPrefix := map[string]string{"invalid YAML": "f.yaml:2: ", "bad indentation": "f.yaml:1: "}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := rubric.Parse("f.yaml", tt.yaml)
@@ -358,7 +384,11 @@ func TestParseUnreadable(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("Parse() error = %v, want a *rubric.Error", err)
 			}
-			if e.File != "f.yaml" || !strings.HasPrefix(e.Error(), "f.yaml: ") ||
+			prefix := "f.yaml: "
+			if p, ok := wantPrefix[tt.name]; ok {
+				prefix = p
+			}
+			if e.File != "f.yaml" || !strings.HasPrefix(e.Error(), prefix) ||
 				!strings.Contains(e.Msg, tt.phrase) {
 				t.Errorf("Parse() error = %q, want f.yaml and %q", e.Error(), tt.phrase)
 			}

@@ -84,12 +84,23 @@ func (d *Decoder) line() (string, error) {
 	}
 }
 
+// parseFrame finds a valid frame in line. Each marker on the line is tried in
+// turn, so that a frame cut short by noise does not hide one after it.
 func parseFrame(line string) (int, []byte, bool) {
-	i := strings.Index(line, marker+" ")
-	if i < 0 {
-		return 0, nil, false
+	for {
+		i := strings.Index(line, marker+" ")
+		if i < 0 {
+			return 0, nil, false
+		}
+		line = line[i+len(marker)+1:]
+		if seq, payload, ok := parseFields(line); ok {
+			return seq, payload, true
+		}
 	}
-	fields := strings.SplitN(line[i+len(marker)+1:], " ", 3)
+}
+
+func parseFields(line string) (int, []byte, bool) {
+	fields := strings.SplitN(line, " ", 3)
 	if len(fields) != 3 {
 		return 0, nil, false
 	}

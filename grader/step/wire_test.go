@@ -158,3 +158,19 @@ func TestTooLong(t *testing.T) {
 		t.Errorf("Next() error = %v, want ErrTooLong", err)
 	}
 }
+
+// TestDecoderFrameAfterCutFrame checks that a frame cut short by noise does
+// not hide a whole frame after it on the same line.
+func TestDecoderFrameAfterCutFrame(t *testing.T) {
+	var whole bytes.Buffer
+	if err := Encode(&whole, 7, &Observation{Seq: 7, Op: OpStat}); err != nil {
+		t.Fatal(err)
+	}
+	input := "@kmg1 6 1234abcd {\"seq\":6,\"op" + whole.String()
+	d := NewDecoder(strings.NewReader(input))
+	var o Observation
+	seq, err := d.Next(&o)
+	if err != nil || seq != 7 || o.Op != OpStat {
+		t.Errorf("Next = %d, %+v, %v; want the frame of seq 7", seq, o, err)
+	}
+}

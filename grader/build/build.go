@@ -26,6 +26,12 @@ type Config struct {
 	Timeout time.Duration
 	// MemoryMB bounds the address space of each process of the build.
 	MemoryMB int
+	// Release is the kernel release of Headers, named in hints about
+	// code written for another kernel.
+	Release string
+	// ProcOpsCompat lets proc_create take a pre-5.6 file_operations table
+	// (see compat/linux/proc_fs.h).
+	ProcOpsCompat bool
 	// Log, when set, receives the exact command line of each build.
 	Log func(format string, args ...any)
 }
@@ -67,7 +73,15 @@ func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, erro
 	if err := copySources(src, scratch); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(scratch, "Kbuild"), []byte(spec.Kbuild()), 0o644); err != nil {
+	kbuild := spec.Kbuild()
+	if cfg.ProcOpsCompat {
+		lines, err := writeCompat(scratch)
+		if err != nil {
+			return nil, err
+		}
+		kbuild += lines
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "Kbuild"), []byte(kbuild), 0o644); err != nil {
 		return nil, err
 	}
 	for _, o := range spec.Objects {
@@ -81,7 +95,7 @@ func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, erro
 	out = tidyOutput(out)
 	ko := filepath.Join(scratch, spec.Module+".ko")
 	if err != nil {
-		return nil, &Error{Reason: reason(err, out), Output: out}
+		return nil, &Error{Reason: reason(err, out, cfg.Release), Output: out}
 	}
 	if _, statErr := os.Stat(ko); statErr != nil {
 		return nil, &Error{Reason: "make finished but produced no " + spec.Module + ".ko", Output: out}
@@ -171,7 +185,10 @@ func (c *Config) Command(scratch string) []string {
 		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
 	}
 	if !strings.HasPrefix(headers, "/usr/") {
-		sandbox = append(sandbox, "--ro-bind", headers, headers)
+		// The folder around the headers too: Debian's and Ubuntu's headers
+		// link to a sibling folder of common files.
+		dir := filepath.Dir(headers)
+		sandbox = append(sandbox, "--ro-bind", dir, dir)
 	}
 	sandbox = append(sandbox,
 		"--bind", scratch, sandboxDir, "--chdir", sandboxDir,
@@ -230,12 +247,18 @@ func tidyOutput(out string) string {
 	return out
 }
 
-// reason says why a build failed, naming the compiler's first error.
-func reason(err error, out string) string {
+// reason says why a build failed, naming the compiler's first error and,
+// when it looks like code for another kernel version, what changed.
+func reason(err error, out, release string) string {
+	msg := err.Error()
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, " error: ") || strings.Contains(l, ": fatal error: ") {
-			return fmt.Sprintf("the compiler reported errors, the first: %s (%v)", strings.TrimSpace(l), err)
+			msg = fmt.Sprintf("the compiler reported errors, the first: %s (%v)", strings.TrimSpace(l), err)
+			break
 		}
 	}
-	return err.Error()
+	if hint := driftHint(out, release); hint != "" {
+		msg += "; " + hint
+	}
+	return msg
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,40 @@ func TestBuildErrors(t *testing.T) {
 				t.Errorf("reason %q does not say %q", be.Reason, tc.reason)
 			}
 		})
+	}
+}
+
+// TestBuildProcOpsCompat builds a module written for kernels before 5.6
+// with and without the compatibility layer, and checks that the layer keeps
+// the student's line numbers in compiler messages.
+func TestBuildProcOpsCompat(t *testing.T) {
+	cfg := config(t)
+	pre56 := filepath.Join(vmtest.Root(), "submissions", "pre56_fops")
+
+	without := *cfg
+	_, err := build.Build(context.Background(), &without, pre56, filepath.Join(t.TempDir(), "s"))
+	var be *build.Error
+	if !errors.As(err, &be) || !strings.Contains(be.Reason, "since Linux 5.6, proc_create takes a struct proc_ops") {
+		t.Errorf("without the layer: %v, want a build error with the proc_ops hint", err)
+	}
+
+	with := *cfg
+	with.ProcOpsCompat = true
+	mod, err := build.Build(context.Background(), &with, pre56, filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatalf("with the layer: %v", err)
+	}
+	assertModule(t, mod.Path)
+
+	src, err := os.ReadFile(filepath.Join(pre56, "project.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(src), "\tentries[index] = value;\n", "\tentries[index] = value\n", 1)
+	line := 1 + strings.Count(broken[:strings.Index(broken, "entries[index] = value\n")], "\n")
+	dir := writeFiles(t, map[string]string{"project.c": broken, "Makefile": "obj-m += project.o\n"})
+	_, err = build.Build(context.Background(), &with, dir, filepath.Join(t.TempDir(), "s"))
+	if !errors.As(err, &be) || !strings.Contains(be.Output, fmt.Sprintf("project.c:%d:", line)) {
+		t.Errorf("with the layer, the error is not reported at project.c:%d: %v\n%s", line, err, be.Output)
 	}
 }

@@ -71,8 +71,8 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 	}
 	g.vm = &vm.Config{QEMU: cfg.QEMU, Kernel: cfg.Kernel.Image, Accel: cfg.Accel, MemoryMB: 256,
 		BootTimeout: cfg.Rubric.BootTimeout, Log: cfg.Log}
-	g.build = &build.Config{Headers: cfg.Kernel.Headers, Timeout: 2 * time.Minute,
-		MemoryMB: 4096, Log: cfg.Log}
+	g.build = &build.Config{Headers: cfg.Kernel.Headers, Release: cfg.Kernel.Release,
+		ProcOpsCompat: cfg.Rubric.ProcOpsCompat, Timeout: 2 * time.Minute, MemoryMB: 4096, Log: cfg.Log}
 	if g.vm.Accel == "auto" || g.vm.Accel == "" {
 		g.vm.Accel, err = g.chooseAccel(ctx)
 		if err != nil {

@@ -28,6 +28,14 @@ type Rubric struct {
 	// Reference is the reference module's folder, relative paths resolved
 	// against the rubric's folder; empty if the rubric names none.
 	Reference string
+	// ProcOpsCompat lets proc_create take a pre-5.6 file_operations table,
+	// so that modules written for older kernels build on newer ones.
+	ProcOpsCompat bool
+	// KernelImage and KernelHeaders name the guest kernel to grade with,
+	// relative paths resolved against the rubric's folder; empty means the
+	// grader's default (or its --kernel and --kdir flags).
+	KernelImage   string
+	KernelHeaders string
 	// StepTimeout bounds each step in the guest; BootTimeout each boot.
 	StepTimeout time.Duration
 	BootTimeout time.Duration
@@ -143,7 +151,7 @@ func (p *parser) fields(n *yaml.Node, what string, allowed ...string) (map[strin
 }
 
 func (p *parser) rubric(n *yaml.Node) (*Rubric, error) {
-	f, err := p.fields(n, "the rubric", "name", "title", "reference", "timeouts", "items")
+	f, err := p.fields(n, "the rubric", "name", "title", "reference", "build", "kernel", "timeouts", "items")
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +165,28 @@ func (p *parser) rubric(n *yaml.Node) (*Rubric, error) {
 	if err := p.decode(f, "reference", &r.Reference); err != nil {
 		return nil, err
 	}
-	if r.Reference != "" && !filepath.IsAbs(r.Reference) {
-		r.Reference = filepath.Join(filepath.Dir(p.file), r.Reference)
+	r.Reference = p.path(r.Reference)
+	if b, ok := f["build"]; ok {
+		bf, err := p.fields(b, "build", "proc_ops_compat")
+		if err != nil {
+			return nil, err
+		}
+		if err := p.decode(bf, "proc_ops_compat", &r.ProcOpsCompat); err != nil {
+			return nil, err
+		}
+	}
+	if k, ok := f["kernel"]; ok {
+		kf, err := p.fields(k, "kernel", "image", "headers")
+		if err != nil {
+			return nil, err
+		}
+		if err := p.decode(kf, "image", &r.KernelImage); err != nil {
+			return nil, err
+		}
+		if err := p.decode(kf, "headers", &r.KernelHeaders); err != nil {
+			return nil, err
+		}
+		r.KernelImage, r.KernelHeaders = p.path(r.KernelImage), p.path(r.KernelHeaders)
 	}
 	if t, ok := f["timeouts"]; ok {
 		if err := p.timeouts(t, r); err != nil {
@@ -305,6 +333,14 @@ func (p *parser) check(n *yaml.Node, item string) (*Check, error) {
 	}
 	c.ID = p.id(kind.Value)
 	return c, nil
+}
+
+// path resolves a path of the rubric against the rubric's folder.
+func (p *parser) path(s string) string {
+	if s == "" || filepath.IsAbs(s) {
+		return s
+	}
+	return filepath.Join(filepath.Dir(p.file), s)
 }
 
 // id makes a unique id from the kind: write-in-bounds, write-in-bounds-2.

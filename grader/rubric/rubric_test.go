@@ -81,6 +81,13 @@ func TestMilestone1Settings(t *testing.T) {
 	if want := filepath.Join("..", "..", "reference"); r.Reference != want {
 		t.Errorf("Reference = %q, want %q (next to the rubric's folder)", r.Reference, want)
 	}
+	if !r.ProcOpsCompat {
+		t.Error("ProcOpsCompat is off; milestone 1 grades both proc_create forms")
+	}
+	if r.KernelImage != "" || r.KernelHeaders != "" {
+		t.Errorf("milestone 1 names a kernel (%q, %q); it should take the grader's default",
+			r.KernelImage, r.KernelHeaders)
+	}
 	if _, err := os.Stat(filepath.Join(r.Reference, "csse332.c")); err != nil {
 		t.Errorf("the resolved Reference holds no reference module: %v", err)
 	}
@@ -429,5 +436,30 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if r.Reference != "" || r.StepTimeout != 20*time.Second || r.BootTimeout != 120*time.Second {
 		t.Errorf("defaults = %q, %v, %v", r.Reference, r.StepTimeout, r.BootTimeout)
+	}
+}
+
+func TestParseBuildAndKernel(t *testing.T) {
+	r, err := rubric.Parse("rubrics/r.yaml", lines(
+		"build: {proc_ops_compat: true}",
+		"kernel:",
+		"  image: kernels/vmlinuz-5.4.0",
+		"  headers: /usr/src/linux-headers-5.4.0",
+		"items:",
+		"  - name: Loads",
+		"    points: 5",
+		"    checks:",
+		"      - kind: load_message"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ProcOpsCompat || r.KernelImage != filepath.Join("rubrics", "kernels", "vmlinuz-5.4.0") ||
+		r.KernelHeaders != "/usr/src/linux-headers-5.4.0" {
+		t.Errorf("build and kernel: %v %q %q", r.ProcOpsCompat, r.KernelImage, r.KernelHeaders)
+	}
+
+	_, err = rubric.Parse("r.yaml", lines("build: {compat: true}", "items: []"))
+	if err == nil || !strings.HasPrefix(err.Error(), "r.yaml:1:9: build has no field \"compat\"") {
+		t.Errorf("an unknown build setting: %v", err)
 	}
 }

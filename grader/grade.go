@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"time"
+	"path/filepath"
+	"runtime"
 
+	"kmodgrade/grader/batch"
 	"kmodgrade/grader/grade"
 	"kmodgrade/grader/kernel"
 	"kmodgrade/grader/report"
+	"kmodgrade/grader/results"
 	"kmodgrade/grader/rubric"
 	"kmodgrade/grader/submission"
 )
@@ -35,27 +41,60 @@ func (s *setupFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.verbose, "v", false, "log each step, and the make and QEMU command lines")
 }
 
+// exportFlags are the outputs that both grade and report can write.
+type exportFlags struct {
+	json, csv, feedbackZip  string
+	worksheet, worksheetOut string
+}
+
+func (e *exportFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&e.json, "json", "", "also write the results as JSON to `file`")
+	fs.StringVar(&e.csv, "csv", "", "also write a CSV (name, participant id, a column per item, total) to `file`")
+	fs.StringVar(&e.feedbackZip, "feedback-zip", "", "write a zip of feedback files for Moodle to `file`")
+	fs.StringVar(&e.worksheet, "moodle-worksheet", "", "Moodle's grading worksheet `file` to fill (with --moodle-out)")
+	fs.StringVar(&e.worksheetOut, "moodle-out", "", "where to write the filled worksheet (`file`)")
+}
+
+func (e *exportFlags) check() error {
+	if (e.worksheet == "") != (e.worksheetOut == "") {
+		return fmt.Errorf("%w: --moodle-worksheet and --moodle-out go together", errUsage)
+	}
+	return nil
+}
+
 func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var setup setupFlags
 	setup.register(fs)
-	jsonOut := fs.String("json", "", "also write the results as JSON to `file`")
+	var exp exportFlags
+	exp.register(fs)
+	jobs := fs.Int("jobs", runtime.NumCPU(), "grade `n` submissions at once")
+	resultsDir := fs.String("results", "results", "save each submission's result in `folder`")
+	regrade := fs.Bool("regrade", false, "grade again submissions whose saved result is up to date")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: grader grade [flags] SUBMISSION...\n\nGrades each submission folder "+
-			"against the rubric, next to the reference, and prints a table.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "usage: grader grade [flags] SUBMISSION...\n\nGrades each submission against "+
+			"the rubric, next to the reference, and prints a table. A SUBMISSION is a folder\nwith a "+
+			"module's sources, or Moodle's \"Download all submissions\" zip.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	paths, err := parseInterleaved(fs, args)
+	args, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(paths) == 0 {
-		return fmt.Errorf("%w: grade needs at least one submission folder", errUsage)
+	if len(args) == 0 {
+		return fmt.Errorf("%w: grade needs at least one submission folder or Moodle zip", errUsage)
 	}
-	subs, err := submission.FromFolders(paths)
-	if err != nil {
+	if err := exp.check(); err != nil {
 		return err
+	}
+	if *jobs < 1 {
+		return fmt.Errorf("%w: --jobs must be at least 1", errUsage)
+	}
+	for _, a := range args {
+		if _, err := os.Stat(a); err != nil {
+			return fmt.Errorf("submission %w", err)
+		}
 	}
 	log := &logger{w: stderr, verbose: setup.verbose}
 
@@ -64,6 +103,10 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer g.Close()
+	subs, err := gather(args, g.Workdir())
+	if err != nil {
+		return err
+	}
 	refDir := setup.reference
 	if refDir == "" {
 		refDir = rb.Reference
@@ -71,35 +114,111 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if refDir == "" {
 		return fmt.Errorf("%w: the rubric names no reference; give --reference", errUsage)
 	}
-	start := time.Now()
-	ref, err := g.Reference(ctx, refDir)
+	store, err := results.Open(*resultsDir)
 	if err != nil {
-		return fmt.Errorf("%w\nthe environment or the rubric is broken; grading stopped before any student", err)
-	}
-	log.printf("reference %s: %g/%g in %.1fs", ref.Module, ref.Score, ref.MaxScore, time.Since(start).Seconds())
-
-	results := []*grade.Result{ref}
-	for i, sub := range subs {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		start := time.Now()
-		res := g.Grade(ctx, sub)
-		results = append(results, res)
-		log.printf("[%d/%d] %s: %g/%g %s in %.1fs", i+1, len(subs), sub.ID, res.Score, res.MaxScore,
-			res.Status, time.Since(start).Seconds())
-	}
-
-	if err := report.Table(stdout, rb, results); err != nil {
 		return err
 	}
-	report.Details(stdout, results[1:])
-	if *jsonOut != "" {
-		if err := writeJSON(*jsonOut, rb, results[1:]); err != nil {
-			return err
-		}
+	inputs, err := inputsKey(rb, refDir, g.Kernel())
+	if err != nil {
+		return err
 	}
-	return nil
+
+	progress := newProgress(stderr, log)
+	res, ref, err := batch.Run(ctx, &referenceLogger{g, log}, store, subs, batch.Options{Jobs: *jobs,
+		Regrade: *regrade, Inputs: inputs, Reference: refDir, Progress: progress})
+	if err != nil {
+		if errors.Is(err, grade.ErrReference) {
+			return fmt.Errorf("%w\nthe environment or the rubric is broken; grading stopped before any student", err)
+		}
+		return err
+	}
+	shown := res
+	if ref != nil {
+		shown = append([]*grade.Result{ref}, res...)
+	}
+	if err := report.Table(stdout, shown); err != nil {
+		return err
+	}
+	report.Details(stdout, res)
+	report.Summary(stdout, res)
+	return exp.write(rb.Name, res, log)
+}
+
+// gather turns the arguments into submissions: folders as they are, and
+// each Moodle zip unpacked into work.
+func gather(args []string, work string) ([]submission.Submission, error) {
+	var subs, folders []submission.Submission
+	var dirs []string
+	for i, a := range args {
+		if !submission.IsMoodleZip(a) {
+			dirs = append(dirs, a)
+			continue
+		}
+		s, err := submission.FromMoodleZip(a, filepath.Join(work, fmt.Sprintf("moodle-%d", i)))
+		if err != nil {
+			return nil, err
+		}
+		subs = append(subs, s...)
+	}
+	folders, err := submission.FromFolders(dirs)
+	if err != nil {
+		return nil, err
+	}
+	subs = append(subs, folders...)
+	seen := map[string]bool{}
+	for _, s := range subs {
+		if seen[s.ID] {
+			return nil, fmt.Errorf("two submissions are called %s: grade them in separate runs", s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return subs, nil
+}
+
+// inputsKey is what every grade of this run depends on besides the
+// submission: the rubric, the reference and the kernel.
+func inputsKey(rb *rubric.Rubric, refDir string, k *kernel.Kernel) (string, error) {
+	h := results.NewHasher()
+	if err := h.File("rubric", rb.Path); err != nil {
+		return "", err
+	}
+	if err := h.Tree("reference", refDir); err != nil {
+		return "", fmt.Errorf("reference: %w", err)
+	}
+	h.String("kernel", k.Release)
+	sum, err := fileHash(k.Image)
+	if err != nil {
+		return "", err
+	}
+	h.String("image", sum)
+	return h.Sum(), nil
+}
+
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// referenceLogger says how the reference did, on its way through.
+type referenceLogger struct {
+	*grade.Grader
+	log *logger
+}
+
+func (r *referenceLogger) Reference(ctx context.Context, dir string) (*grade.Result, error) {
+	res, err := r.Grader.Reference(ctx, dir)
+	if err == nil {
+		r.log.printf("reference %s: %g/%g", res.Module, res.Score, res.MaxScore)
+	}
+	return res, err
 }
 
 // open loads the rubric, finds the kernel and prepares a grader.
@@ -124,16 +243,4 @@ func (s *setupFlags) open(ctx context.Context, log *logger) (*rubric.Rubric, *gr
 	}
 	log.verbosef("guests run under %s", g.Accel())
 	return rb, g, nil
-}
-
-func writeJSON(path string, rb *rubric.Rubric, results []*grade.Result) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := report.JSON(f, rb, results); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

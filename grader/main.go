@@ -19,10 +19,11 @@ import (
 )
 
 const usage = `usage:
-  grader grade [flags] SUBMISSION...   grade each submission folder and print a table
+  grader grade [flags] SUBMISSION...   grade submission folders or Moodle zips; print a table
+  grader report [flags]                print the table of saved results again, and export them
   grader doctor [flags]                say what grading needs and what is missing
 
-Run "grader grade -h" or "grader doctor -h" for the flags.
+Run "grader COMMAND -h" for the flags of a command.
 `
 
 // errUsage marks an error in how the command was called: exit status 2.
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "grade":
 		err = gradeCmd(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = reportCmd(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		err = doctorCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -83,6 +83,12 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 	return g, nil
 }
 
+// Workdir is the grader's scratch folder, removed by Close.
+func (g *Grader) Workdir() string { return g.work }
+
+// Kernel is the guest kernel the grader uses.
+func (g *Grader) Kernel() *kernel.Kernel { return g.cfg.Kernel }
+
 // Close removes the grader's scratch files.
 func (g *Grader) Close() { os.RemoveAll(g.work) }
 
@@ -107,7 +113,7 @@ var ErrReference = errors.New("the reference did not score full marks")
 // Reference builds and runs the reference module and judges it against
 // itself and the rubric's literal expectations. It must score full marks.
 func (g *Grader) Reference(ctx context.Context, dir string) (*Result, error) {
-	res := &Result{ID: "reference", Path: dir, MaxScore: g.cfg.Rubric.MaxScore()}
+	res := &Result{ID: "reference", Path: dir, Rubric: g.cfg.Rubric.Name, MaxScore: g.cfg.Rubric.MaxScore()}
 	mod, err := build.Build(ctx, g.build, dir, filepath.Join(g.work, "reference"))
 	if err != nil {
 		var be *build.Error
@@ -145,10 +151,16 @@ func lost(r *Result) string {
 // become scores and messages; only a failure of the grader itself (QEMU
 // will not start, the disk is full) is the Result's Error.
 func (g *Grader) Grade(ctx context.Context, sub submission.Submission) *Result {
+	res := &Result{ID: sub.ID, Path: sub.Path, Rubric: g.cfg.Rubric.Name, Name: sub.Name,
+		ParticipantID: sub.ParticipantID, MaxScore: g.cfg.Rubric.MaxScore()}
+	if sub.Problem != "" {
+		res.Status = StatusBadUpload
+		res.Items = failAll(g.cfg.Rubric, "the upload could not be graded: "+sub.Problem)
+		return res
+	}
 	if g.ref == nil {
 		panic("grade: Grade called before Reference")
 	}
-	res := &Result{ID: sub.ID, Path: sub.Path, MaxScore: g.cfg.Rubric.MaxScore()}
 	mod, err := build.Build(ctx, g.build, sub.Path, filepath.Join(g.work, "build", sub.ID))
 	var be *build.Error
 	switch {

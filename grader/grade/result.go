@@ -15,19 +15,28 @@ const (
 	StatusGraded      = "graded"       // built and run; the items say the rest
 	StatusBuildFailed = "build-failed" // did not build: every item scores 0
 	StatusError       = "error"        // the grader could not grade it
+	StatusBadUpload   = "bad-upload"   // the upload holds no module to build: every item scores 0
 )
 
 // Result is the grade of one submission.
 type Result struct {
-	ID       string       `json:"id"`
-	Path     string       `json:"path"`
-	Score    float64      `json:"score"`
-	MaxScore float64      `json:"max_score"`
-	Status   string       `json:"status"`
-	Error    string       `json:"error,omitempty"`
-	Module   string       `json:"module,omitempty"`
-	Build    string       `json:"build_output,omitempty"`
-	Items    []ItemResult `json:"items"`
+	ID   string `json:"id"`
+	Path string `json:"path"`
+	// Rubric is the name of the rubric it was graded with.
+	Rubric string `json:"rubric,omitempty"`
+	// Name and ParticipantID are the student's, from a Moodle download.
+	Name          string       `json:"name,omitempty"`
+	ParticipantID string       `json:"participant_id,omitempty"`
+	Score         float64      `json:"score"`
+	MaxScore      float64      `json:"max_score"`
+	Status        string       `json:"status"`
+	Error         string       `json:"error,omitempty"`
+	Module        string       `json:"module,omitempty"`
+	Build         string       `json:"build_output,omitempty"`
+	Items         []ItemResult `json:"items"`
+	// Inputs identifies what the grade was computed from (sources, rubric,
+	// reference, kernel), so that an unchanged submission is not graded again.
+	Inputs string `json:"inputs,omitempty"`
 }
 
 // ItemResult is the score of one rubric item.

@@ -13,18 +13,23 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"kmodgrade/grader/grade"
-	"kmodgrade/grader/rubric"
 )
 
 // Table writes a row per result: its score on each item, and the total.
-func Table(w io.Writer, r *rubric.Rubric, results []*grade.Result) error {
+// The columns come from the first result's items (every result of a run
+// has the rubric's items, in order).
+func Table(w io.Writer, results []*grade.Result) error {
 	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAlignment(tw.AlignRight))
 	header := []any{"submission"}
-	for _, it := range r.Items {
-		header = append(header, fmt.Sprintf("%s /%s", it.Short, num(it.Points)))
+	maxScore := 0.0
+	if len(results) > 0 {
+		for _, it := range results[0].Items {
+			header = append(header, fmt.Sprintf("%s /%s", short(it), num(it.MaxScore)))
+		}
+		maxScore = results[0].MaxScore
 	}
-	header = append(header, fmt.Sprintf("total /%s", num(r.MaxScore())), "status")
+	header = append(header, fmt.Sprintf("total /%s", num(maxScore)), "status")
 	t.Header(header...)
 	for _, res := range results {
 		row := []any{res.ID}
@@ -51,6 +56,10 @@ func Details(w io.Writer, results []*grade.Result) {
 			fmt.Fprintf(w, "  not graded: %s\n", res.Error)
 			continue
 		}
+		if res.Status == grade.StatusBadUpload {
+			fmt.Fprintf(w, "  %s\n", res.Items[0].Checks[0].Message)
+			continue
+		}
 		if res.Status == grade.StatusBuildFailed {
 			fmt.Fprintf(w, "  %s\n", res.Items[0].Checks[0].Message)
 			fmt.Fprintf(w, "%s\n", indent(res.Build, "    | "))
@@ -74,11 +83,18 @@ type File struct {
 }
 
 // JSON writes the results as one JSON document.
-func JSON(w io.Writer, r *rubric.Rubric, results []*grade.Result) error {
+func JSON(w io.Writer, rubric string, results []*grade.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(File{Rubric: r.Name, MaxScore: r.MaxScore(), Submissions: results})
+	f := File{Rubric: rubric, Submissions: results}
+	if len(results) > 0 {
+		f.MaxScore = results[0].MaxScore
+	}
+	return enc.Encode(f)
 }
+
+// Num formats a score without trailing zeros: 5, 7.5.
+func Num(v float64) string { return num(v) }
 
 func num(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)

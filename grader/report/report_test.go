@@ -15,7 +15,8 @@ func sample() (*rubric.Rubric, []*grade.Result) {
 		{Name: "Loads", Short: "load", Points: 5}, {Name: "Reads", Short: "read", Points: 40}}}
 	results := []*grade.Result{
 		{ID: "ada", Score: 45, MaxScore: 45, Status: grade.StatusGraded, Items: []grade.ItemResult{
-			{Name: "Loads", Score: 5, MaxScore: 5}, {Name: "Reads", Score: 40, MaxScore: 40}}},
+			{Name: "Loads", Short: "load", Score: 5, MaxScore: 5},
+			{Name: "Reads", Short: "read", Score: 40, MaxScore: 40}}},
 		{ID: "bob", Score: 5, MaxScore: 45, Status: grade.StatusGraded, Items: []grade.ItemResult{
 			{Name: "Loads", Score: 5, MaxScore: 5},
 			{Name: "Reads", Score: 0, MaxScore: 40, Checks: []grade.CheckResult{
@@ -28,9 +29,9 @@ func sample() (*rubric.Rubric, []*grade.Result) {
 }
 
 func TestTable(t *testing.T) {
-	rb, results := sample()
+	_, results := sample()
 	var b bytes.Buffer
-	if err := Table(&b, rb, results); err != nil {
+	if err := Table(&b, results); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -65,7 +66,7 @@ func TestDetails(t *testing.T) {
 func TestJSON(t *testing.T) {
 	rb, results := sample()
 	var b bytes.Buffer
-	if err := JSON(&b, rb, results); err != nil {
+	if err := JSON(&b, rb.Name, results); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {

@@ -11,8 +11,15 @@ import (
 type Submission struct {
 	// ID names the submission in results: the folder's name, made unique.
 	ID string
-	// Path is the folder.
+	// Path is the folder that holds the module's sources.
 	Path string
+	// Name and ParticipantID are the student's, when the submission came
+	// from a Moodle download.
+	Name          string `json:",omitempty"`
+	ParticipantID string `json:",omitempty"`
+	// Problem says why the upload cannot be graded (an archive that does
+	// not unpack, an empty upload), or is empty.
+	Problem string `json:",omitempty"`
 }
 
 // FromFolders makes a Submission of each folder, in the order given.

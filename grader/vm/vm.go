@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-cmd/cmd"
@@ -117,7 +119,11 @@ func (g *Guest) start(ctx context.Context, initrd string) error {
 
 	args := g.cfg.Args(initrd, conSock, agentSock)
 	g.cfg.logf("to reproduce: %s %s", g.cfg.QEMU, shellQuote(args))
-	g.qemu = cmd.NewCmdOptions(cmd.Options{Buffered: true}, g.cfg.QEMU, args...)
+	// QEMU dies with the grader, even a grader killed with SIGKILL: a guest
+	// left behind would run, idle, forever.
+	dieWithParent := func(c *exec.Cmd) { c.SysProcAttr.Pdeathsig = syscall.SIGKILL }
+	g.qemu = cmd.NewCmdOptions(cmd.Options{Buffered: true, BeforeExec: []func(*exec.Cmd){dieWithParent}},
+		g.cfg.QEMU, args...)
 	status := g.qemu.Start()
 
 	deadline := time.Now().Add(g.cfg.BootTimeout)

@@ -124,7 +124,7 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	progress := newProgress(stderr, log)
-	res, ref, err := batch.Run(ctx, &referenceLogger{g, log}, store, subs, batch.Options{Jobs: *jobs,
+	res, ref, err := batch.Run(ctx, &referenceLogger{g, progress}, store, subs, batch.Options{Jobs: *jobs,
 		Regrade: *regrade, Inputs: inputs, Reference: refDir, Progress: progress})
 	if err != nil {
 		if errors.Is(err, grade.ErrReference) {
@@ -210,13 +210,13 @@ func fileHash(path string) (string, error) {
 // referenceLogger says how the reference did, on its way through.
 type referenceLogger struct {
 	*grade.Grader
-	log *logger
+	progress *progress
 }
 
 func (r *referenceLogger) Reference(ctx context.Context, dir string) (*grade.Result, error) {
 	res, err := r.Grader.Reference(ctx, dir)
 	if err == nil {
-		r.log.printf("reference %s: %g/%g", res.Module, res.Score, res.MaxScore)
+		r.progress.printf("reference %s: %g/%g", res.Module, res.Score, res.MaxScore)
 	}
 	return res, err
 }

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -43,8 +51,9 @@ func TestScriptsVM(t *testing.T) {
 // command and the grader's cache need, since testscript empties HOME.
 func scriptParams(dir string) testscript.Params {
 	return testscript.Params{
-		Dir:  dir,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"fakeimage": fakeImage},
+		Dir: dir,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"fakeimage": fakeImage, "moodlezip": moodleZip, "waitfile": waitFile, "unzip": unzipCmd},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", vmtest.Root())
 			env.Setenv("KMODGRADE_CACHE", kernel.CacheDir())
@@ -71,4 +80,112 @@ func fakeImage(ts *testscript.TestScript, neg bool, args []string) {
 	img[0x20f] = 0x01 // the version string is at 0x100 + 0x200
 	copy(img[0x300:], args[1]+" #1\x00")
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), img, 0o644))
+}
+
+// moodleZip writes a class download as Moodle makes it:
+// moodlezip OUT.zip 'Full Name_ID=FOLDER[:zip|:tgz]'... Each student's
+// folder holds the files of FOLDER, loose, or in one project.zip or
+// project.tar.gz under a project/ folder; an empty FOLDER makes an empty upload.
+func moodleZip(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: moodlezip OUT.zip 'Full Name_ID=FOLDER[:zip|:tgz]'...")
+	}
+	out, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	zw := zip.NewWriter(out)
+	for _, a := range args[1:] {
+		student, src, _ := strings.Cut(a, "=")
+		src, form, _ := strings.Cut(src, ":")
+		folder := student + "_assignsubmission_file/"
+		if src == "" {
+			_, err := zw.Create(folder)
+			ts.Check(err)
+			continue
+		}
+		files := map[string][]byte{}
+		entries, err := os.ReadDir(src)
+		ts.Check(err)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(src, e.Name()))
+			ts.Check(err)
+			files[e.Name()] = b
+		}
+		switch form {
+		case "":
+			for name, b := range files {
+				w, err := zw.Create(folder + name)
+				ts.Check(err)
+				w.Write(b)
+			}
+		case "zip":
+			var buf bytes.Buffer
+			inner := zip.NewWriter(&buf)
+			for name, b := range files {
+				w, err := inner.Create("project/" + name)
+				ts.Check(err)
+				w.Write(b)
+			}
+			ts.Check(inner.Close())
+			w, err := zw.Create(folder + "project.zip")
+			ts.Check(err)
+			w.Write(buf.Bytes())
+		case "tgz":
+			var buf bytes.Buffer
+			gz := gzip.NewWriter(&buf)
+			tw := tar.NewWriter(gz)
+			for name, b := range files {
+				ts.Check(tw.WriteHeader(&tar.Header{Name: "project/" + name, Mode: 0o644, Size: int64(len(b))}))
+				tw.Write(b)
+			}
+			ts.Check(tw.Close())
+			ts.Check(gz.Close())
+			w, err := zw.Create(folder + "project.tar.gz")
+			ts.Check(err)
+			w.Write(buf.Bytes())
+		default:
+			ts.Fatalf("unknown form %q", form)
+		}
+	}
+	ts.Check(zw.Close())
+	ts.Check(out.Close())
+}
+
+// waitFile waits until a file exists: waitfile FILE SECONDS.
+func waitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE SECONDS")
+	}
+	secs, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(time.Duration(secs) * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear within %ss", args[0], args[1])
+}
+
+// unzipCmd unpacks a zip the grader wrote: unzip ZIP DIR.
+func unzipCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: unzip ZIP DIR")
+	}
+	r, err := zip.OpenReader(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer r.Close()
+	for _, f := range r.File {
+		if strings.Contains(f.Name, "..") || strings.HasPrefix(f.Name, "/") {
+			ts.Fatalf("the zip holds an unsafe name: %q", f.Name)
+		}
+		dst := filepath.Join(ts.MkAbs(args[1]), f.Name)
+		ts.Check(os.MkdirAll(filepath.Dir(dst), 0o755))
+		rc, err := f.Open()
+		ts.Check(err)
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		ts.Check(err)
+		ts.Check(os.WriteFile(dst, b, 0o644))
+	}
 }

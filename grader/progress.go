@@ -69,6 +69,19 @@ func (p *progress) Done(r *grade.Result, took time.Duration) {
 		left.Round(time.Second))
 }
 
+// printf prints a line above the bar, or as a plain line.
+func (p *progress) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Clear()
+	}
+	p.log.printf(format, args...)
+	if p.bar != nil {
+		p.bar.Add(0)
+	}
+}
+
 func (p *progress) Finish() {
 	if p.bar != nil {
 		p.bar.Finish()

@@ -65,6 +65,10 @@ func (e *exportFlags) fillWorksheet(res []*grade.Result, log *logger) error {
 		log.warnf("the worksheet has no Feedback comments column (turn on feedback comments in the " +
 			"assignment's settings); only grades were filled")
 	}
+	if len(rep.NotGraded) > 0 {
+		log.warnf("%d submissions could not be graded (status error) and were left out of the worksheet: %v",
+			len(rep.NotGraded), rep.NotGraded)
+	}
 	if len(rep.NotInWorksheet) > 0 {
 		log.warnf("%d graded participants have no row in the worksheet: %v", len(rep.NotInWorksheet),
 			rep.NotInWorksheet)

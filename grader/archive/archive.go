@@ -23,10 +23,11 @@ import (
 type Limits struct {
 	Files int   // entries written
 	Bytes int64 // bytes written, counted as they are decompressed
-	// PerFolder applies the limits to each top-level folder of the archive
-	// on its own (one student's upload in a class's archive): a folder
-	// past them is listed in Report.Over and the rest goes on.
-	PerFolder bool
+	// Group, when set, applies the limits to each group of entries on its
+	// own (one student's upload in a class's archive), naming the group of
+	// an entry: a group past them is listed in Report.Over, its later
+	// entries are left out, and the rest goes on.
+	Group func(name string) string
 }
 
 // DefaultLimits suit one student's upload of a kernel module.
@@ -55,8 +56,8 @@ type Report struct {
 	Files   int
 	Bytes   int64
 	Skipped []string // entries left out, with why
-	// Over names, with PerFolder, each top-level folder that went past the
-	// limits, and says how.
+	// Over names, with Limits.Group, each group that went past the limits,
+	// and says how.
 	Over map[string]string
 }
 
@@ -83,6 +84,9 @@ func Extract(src, dst string, lim Limits) (*Report, error) {
 	default:
 		err = fmt.Errorf("%s is not a zip, tar or tar.gz archive", filepath.Base(src))
 	}
+	if err != nil && !strings.Contains(err.Error(), filepath.Base(src)) {
+		err = fmt.Errorf("%s: %w", filepath.Base(src), err)
+	}
 	return u.rep, err
 }
 
@@ -90,16 +94,15 @@ type unpacker struct {
 	dst string
 	lim Limits
 	rep *Report
-	use map[string]*usage // by top-level folder with PerFolder, else under ""
+	use map[string]*usage // by group with Limits.Group, else under ""
 }
 
-// part returns the part of the archive an entry's limits belong to.
+// part returns the group an entry's limits belong to.
 func (u *unpacker) part(name string) string {
-	if !u.lim.PerFolder {
+	if u.lim.Group == nil {
 		return ""
 	}
-	top, _, _ := strings.Cut(strings.TrimPrefix(strings.ReplaceAll(clean(name), "\\", "/"), "./"), "/")
-	return top
+	return u.lim.Group(clean(name))
 }
 
 func (u *unpacker) zip(src string) error {
@@ -210,7 +213,7 @@ func (u *unpacker) file(name string, r io.Reader) error {
 		return nil
 	}
 	part := u.part(name)
-	if _, over := u.rep.Over[part]; over && u.lim.PerFolder {
+	if _, over := u.rep.Over[part]; over && u.lim.Group != nil {
 		return nil
 	}
 	use := u.use[part]
@@ -249,10 +252,10 @@ func (u *unpacker) file(name string, r io.Reader) error {
 	return nil
 }
 
-// over records a part past its limits: with PerFolder the unpacking goes
-// on with the other folders, else it stops.
+// over records a part past its limits: with Limits.Group the unpacking
+// goes on with the other groups, else it stops.
 func (u *unpacker) over(part string, err error) error {
-	if !u.lim.PerFolder {
+	if u.lim.Group == nil {
 		return err
 	}
 	u.rep.Over[part] = err.Error()

@@ -323,7 +323,7 @@ func TestExtract(t *testing.T) {
 			}
 			writeArchive(t, src, entries)
 			lim := tt.lim
-			if lim == (Limits{}) {
+			if lim.Files == 0 && lim.Bytes == 0 && lim.Group == nil {
 				lim = DefaultLimits
 			}
 
@@ -446,7 +446,7 @@ func TestExtractPerFolder(t *testing.T) {
 			writeArchive(t, src, tt.entries)
 			dst := filepath.Join(root, "dst")
 
-			rep, err := Extract(src, dst, Limits{Files: 3, Bytes: mib, PerFolder: true})
+			rep, err := Extract(src, dst, Limits{Files: 3, Bytes: mib, Group: topFolder})
 
 			if err != nil {
 				t.Fatalf("Extract: %v", err)
@@ -501,4 +501,10 @@ func TestExtractCorrupt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// topFolder groups entries by their top-level folder.
+func topFolder(name string) string {
+	top, _, _ := strings.Cut(name, "/")
+	return top
 }

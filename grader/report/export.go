@@ -100,6 +100,9 @@ type WorksheetReport struct {
 	Filled int
 	// NotInWorksheet are results with a participant id that no row has.
 	NotInWorksheet []string
+	// NotGraded are results the grader failed on (status error): their
+	// rows are left as they were, to be graded again or by hand.
+	NotGraded []string
 	// Scaled is set when the worksheet's maximum grade differs from the
 	// rubric's and grades were scaled to it.
 	Scaled    bool
@@ -141,13 +144,17 @@ func FillWorksheet(in io.Reader, out io.Writer, results []*grade.Result) (*Works
 	fbCol, okFb := col["Feedback comments"]
 	maxCol, okMax := col["Maximum Grade"]
 
+	rep := &WorksheetReport{NoComment: !okFb}
 	byID := map[string]*grade.Result{}
 	for _, r := range results {
-		if r.ParticipantID != "" {
+		switch {
+		case r.ParticipantID == "":
+		case r.Status == grade.StatusError:
+			rep.NotGraded = append(rep.NotGraded, r.ID)
+		default:
 			byID[r.ParticipantID] = r
 		}
 	}
-	rep := &WorksheetReport{NoComment: !okFb}
 	seen := map[string]bool{}
 	for _, row := range rows[1:] {
 		if idCol >= len(row) || gradeCol >= len(row) {
@@ -176,7 +183,7 @@ func FillWorksheet(in io.Reader, out io.Writer, results []*grade.Result) (*Works
 		rep.Filled++
 	}
 	for _, r := range results {
-		if r.ParticipantID != "" && !seen[r.ParticipantID] {
+		if byID[r.ParticipantID] != nil && !seen[r.ParticipantID] {
 			rep.NotInWorksheet = append(rep.NotInWorksheet, r.ID)
 		}
 	}

@@ -383,3 +383,24 @@ func TestCSVEmpty(t *testing.T) {
 		t.Errorf("CSV of no results = %q", got)
 	}
 }
+
+// TestFillWorksheetSkipsErrors checks that a submission the grader failed
+// on (status error) leaves its row as it was, to be graded again.
+func TestFillWorksheetSkipsErrors(t *testing.T) {
+	row := participantRow("7", "Ada Lovelace", "120.00")
+	in := worksheet([][]string{moodleHeader, row}, false, false)
+	failed := graded("ada", "7", 0)
+	failed.Status, failed.Error = grade.StatusError, "qemu did not start"
+	var out strings.Builder
+	rep, err := FillWorksheet(strings.NewReader(in), &out, []*grade.Result{failed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Filled != 0 || len(rep.NotGraded) != 1 || len(rep.NotInWorksheet) != 0 {
+		t.Errorf("report %+v, want nothing filled and one not graded", rep)
+	}
+	rows, was := parseCSV(t, out.String()), parseCSV(t, in)
+	if strings.Join(rows[1], "|") != strings.Join(was[1], "|") {
+		t.Errorf("row changed:\n%q\nwas\n%q", rows[1], was[1])
+	}
+}

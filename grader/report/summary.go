@@ -56,7 +56,7 @@ func histogram(w io.Writer, results []*grade.Result) {
 	counts := make([]int, bins)
 	most := 0
 	for _, r := range results {
-		b := int(math.Floor(r.Score / top * bins))
+		b := int(math.Floor(r.Score * bins / top))
 		b = min(max(b, 0), bins-1)
 		counts[b]++
 		most = max(most, counts[b])

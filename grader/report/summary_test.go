@@ -140,3 +140,18 @@ func TestSummaryEmpty(t *testing.T) {
 		t.Errorf("Summary of no results wrote %q", b.String())
 	}
 }
+
+// TestHistogramBoundary checks that a total on a bin's lower end is counted
+// in that bin, whatever floating point makes of score/max*10.
+func TestHistogramBoundary(t *testing.T) {
+	res := []*grade.Result{{ID: "a", Score: 9.6, MaxScore: 12, Items: []grade.ItemResult{
+		{Name: "all", Short: "all", Score: 9.6, MaxScore: 12}}}}
+	var b strings.Builder
+	Summary(&b, res)
+	s := parseSummary(t, b.String())
+	for _, bn := range s.bins {
+		if bn.count == 1 && bn.lo != 9.6 {
+			t.Errorf("9.6 of 12 counted in [%g, %g)", bn.lo, bn.hi)
+		}
+	}
+}

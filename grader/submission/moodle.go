@@ -1,6 +1,7 @@
 package submission
 
 import (
+	"archive/zip"
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +20,21 @@ import (
 // without folders, files named "<Full Name>_<id>_assignsubmission_file_<name>".
 var moodleFolder = regexp.MustCompile(`^(.+?)_(\d+)_assignsubmission_([a-z]+)(?:_(.*))?$`)
 
-// classLimits bound the whole class's zip; each student's folder, with the
-// archives in it, gets archive.DefaultLimits.
+// classLimits bound each student's part of the class's zip, whether it is a
+// folder or loose files named after the student; the archives in it get
+// archive.DefaultLimits again when they are unpacked.
 var classLimits = archive.Limits{Files: archive.DefaultLimits.Files,
-	Bytes: archive.DefaultLimits.Bytes, PerFolder: true}
+	Bytes: archive.DefaultLimits.Bytes, Group: participantOf}
+
+// participantOf names the student an entry of the download belongs to: the
+// participant id of its top-level name, or that name when it has none.
+func participantOf(name string) string {
+	top, _, _ := strings.Cut(strings.TrimPrefix(strings.ReplaceAll(name, "\\", "/"), "./"), "/")
+	if m := moodleFolder.FindStringSubmatch(top); m != nil {
+		return m[2]
+	}
+	return top
+}
 
 // IsMoodleZip reports whether path looks like a Moodle download: a zip file.
 func IsMoodleZip(path string) bool {
@@ -44,21 +56,49 @@ func FromMoodleZip(zipPath, dir string) ([]Submission, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(students) == 0 {
+	if len(students) == 0 && len(rep.Over) == 0 {
 		return nil, fmt.Errorf("moodle zip %s: no folder named <Full Name>_<id>_assignsubmission_...", zipPath)
 	}
+	seen := map[string]bool{}
 	var subs []Submission
 	for _, st := range students {
+		seen[st.id] = true
 		sub := st.submission()
-		if why, ok := rep.Over[st.folder]; ok {
+		if why, ok := rep.Over[st.id]; ok {
 			sub.Problem = "the upload is larger than allowed: " + why
 		} else if sub.Problem == "" {
 			sub.Path, sub.Problem = prepare(st.dir)
 		}
 		subs = append(subs, sub)
 	}
+	// A student all of whose upload was past the limits has no file left
+	// to be found by: they are graded 0 with the reason all the same.
+	for id, why := range rep.Over {
+		if !seen[id] {
+			name := names(zipPath)[id]
+			subs = append(subs, Submission{ID: studentID(name, id), Name: name, ParticipantID: id,
+				Problem: "the upload is larger than allowed: " + why})
+		}
+	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].ID < subs[j].ID })
 	return subs, nil
+}
+
+// names maps participant ids to names from the entry names of the zip.
+func names(zipPath string) map[string]string {
+	out := map[string]string{}
+	r, err := zip.OpenReader(zipPath)
+	if err != nil {
+		return out
+	}
+	defer r.Close()
+	for _, f := range r.File {
+		top, _, _ := strings.Cut(f.Name, "/")
+		if m := moodleFolder.FindStringSubmatch(top); m != nil {
+			out[m[2]] = displayName(m[1], m[2])
+		}
+	}
+	return out
 }
 
 // student is one student's part of the download.
@@ -69,7 +109,16 @@ type student struct {
 }
 
 func (st *student) submission() Submission {
-	return Submission{ID: slug(st.name) + "_" + st.id, Name: st.name, ParticipantID: st.id, Path: st.dir}
+	return Submission{ID: studentID(st.name, st.id), Name: st.name, ParticipantID: st.id, Path: st.dir}
+}
+
+// studentID names a student's submission: "Ada_Lovelace_1001", or
+// "Participant_1001" under blind marking.
+func studentID(name, id string) string {
+	if name == "Participant "+id {
+		return slug(name)
+	}
+	return slug(name) + "_" + id
 }
 
 // groupStudents finds each student's folder in the unpacked download, and
@@ -95,10 +144,16 @@ func groupStudents(raw string) ([]*student, error) {
 			out = append(out, st)
 		}
 		if e.IsDir() {
+			// A student may have a folder per submission type (file,
+			// onlinetext): the module is in the file submission's.
+			if m[3] == "file" {
+				st.dir, st.folder = filepath.Join(raw, e.Name()), e.Name()
+			}
 			continue
 		}
-		// A loose file: <name>_<id>_assignsubmission_file_<file name>.
-		folder := filepath.Join(raw, m[1]+"_"+m[2]+"_assignsubmission_"+m[3])
+		// A loose file: <name>_<id>_assignsubmission_<type>_<file name>. All
+		// of a student's loose files go to one folder of their own.
+		folder := filepath.Join(raw, "loose", m[2])
 		if err := os.MkdirAll(folder, 0o755); err != nil {
 			return nil, err
 		}
@@ -109,7 +164,7 @@ func groupStudents(raw string) ([]*student, error) {
 		if err := os.Rename(filepath.Join(raw, e.Name()), filepath.Join(folder, file)); err != nil {
 			return nil, err
 		}
-		st.dir, st.folder = folder, filepath.Base(folder)
+		st.dir, st.folder = folder, e.Name()
 	}
 	return out, nil
 }

@@ -155,7 +155,7 @@ func TestFromMoodleZip(t *testing.T) {
 			has: []string{"Kbuild", "p.c"}},
 		{id: "Ken_Thompson_106", name: "Ken Thompson", participant: "106",
 			problem: "the upload is empty"},
-		{id: "Participant_102_102", name: "Participant 102", participant: "102",
+		{id: "Participant_102", name: "Participant 102", participant: "102",
 			path: blind + "/module.unpacked", has: []string{"Makefile", "m.c"}},
 	}
 	dir := t.TempDir()
@@ -209,6 +209,8 @@ func TestFromMoodleZipFlat(t *testing.T) {
 	zipPath := writeClassZip(t,
 		file{name: "Ada Lovelace_100_assignsubmission_file_project.c", body: source},
 		file{name: "Ada Lovelace_100_assignsubmission_file_Makefile", body: makefile},
+		// An assignment that takes online text too: the text comes last.
+		file{name: "Ada Lovelace_100_assignsubmission_onlinetext_onlinetext.html", body: []byte("<p>done</p>")},
 		file{name: "Alan Turing_101_assignsubmission_file_m.c", body: source},
 		file{name: "Participant_102_assignsubmission_file_project.zip", body: zipOf(t,
 			file{name: "p/Makefile", body: makefile}, file{name: "p/p.c", body: source})},
@@ -222,13 +224,48 @@ func TestFromMoodleZipFlat(t *testing.T) {
 	}
 	checkSubs(t, filepath.Join(dir, "download"), subs, []wantSub{
 		{id: "Ada_Lovelace_100", name: "Ada Lovelace", participant: "100",
-			path: "Ada Lovelace_100_assignsubmission_file", has: []string{"Makefile", "project.c"}},
+			path: "loose/100", has: []string{"Makefile", "project.c"}},
 		{id: "Alan_Turing_101", name: "Alan Turing", participant: "101",
-			path: "Alan Turing_101_assignsubmission_file", has: []string{"m.c"}},
-		{id: "Participant_102_102", name: "Participant 102", participant: "102",
-			path: "Participant_102_assignsubmission_file/project.unpacked/p",
+			path: "loose/101", has: []string{"m.c"}},
+		{id: "Participant_102", name: "Participant 102", participant: "102",
+			path: "loose/102/project.unpacked/p",
 			has:  []string{"Makefile", "p.c"}},
 	})
+}
+
+// TestFromMoodleZipFlatBomb checks that the limits apply to each student's
+// loose files together, and that a student whose whole upload was past them
+// is still listed, with the reason.
+func TestFromMoodleZipFlatBomb(t *testing.T) {
+	big := make([]byte, 40<<20)
+	zipPath := writeClassZip(t,
+		file{name: "Ada Lovelace_100_assignsubmission_file_big.bin", body: append(append(append([]byte{}, big...), big...), 'x')},
+		file{name: "Alan Turing_101_assignsubmission_file_a.bin", body: big},
+		file{name: "Alan Turing_101_assignsubmission_file_b.bin", body: big},
+		file{name: "Grace Hopper_102_assignsubmission_file_m.c", body: source},
+	)
+
+	subs, err := FromMoodleZip(zipPath, t.TempDir())
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Ada_Lovelace_100": "larger than allowed",
+		"Alan_Turing_101": "larger than allowed", "Grace_Hopper_102": ""}
+	if len(subs) != len(want) {
+		t.Fatalf("%d submissions, want %d: %+v", len(subs), len(want), subs)
+	}
+	for _, s := range subs {
+		phrase, ok := want[s.ID]
+		switch {
+		case !ok:
+			t.Errorf("unexpected submission %s", s.ID)
+		case phrase == "" && s.Problem != "":
+			t.Errorf("%s: problem %q, want none", s.ID, s.Problem)
+		case phrase != "" && !strings.Contains(s.Problem, phrase):
+			t.Errorf("%s: problem %q, want %q", s.ID, s.Problem, phrase)
+		}
+	}
 }
 
 func TestFromMoodleZipErrors(t *testing.T) {

@@ -137,7 +137,7 @@ func accel(ctx context.Context, setup *setupFlags, k *kernel.Kernel) finding {
 		ir, err = vm.NewInitramfs(agent, setup.busybox)
 		if err == nil {
 			var initrd string
-			initrd, err = ir.WithModule(dir, os.DevNull, "none")
+			initrd, err = ir.Write(dir)
 			if err == nil {
 				cfg := &vm.Config{QEMU: setup.qemu, Kernel: k.Image, MemoryMB: 256, BootTimeout: 60 * time.Second}
 				a, why := vm.ChooseAccel(ctx, cfg, initrd)

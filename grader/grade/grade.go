@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ type Config struct {
 	Accel string
 	// Busybox is a static busybox for the rubric's shell checks.
 	Busybox string
+	// ColdBoots boots every guest from scratch instead of restoring a saved,
+	// booted one: the straightforward path, slower and otherwise the same.
+	ColdBoots bool
 	// Log, when set, receives each step and the exact make and QEMU
 	// command lines (-v).
 	Log func(format string, args ...any)
@@ -42,13 +46,14 @@ func (c *Config) logf(format string, args ...any) {
 
 // Grader grades submissions against one rubric and reference.
 type Grader struct {
-	cfg       *Config
-	work      string
-	plan      *check.Plan
-	initramfs *vm.Initramfs
-	vm        *vm.Config
-	build     *build.Config
-	ref       *check.Evidence
+	cfg      *Config
+	work     string
+	plan     *check.Plan
+	initrd   string // the guest's initramfs: the agent and a shell
+	snapshot *vm.Snapshot
+	vm       *vm.Config
+	build    *build.Config
+	ref      *check.Evidence
 }
 
 // New prepares a grader: it builds the guest agent and the base initramfs,
@@ -64,7 +69,10 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 		g.Close()
 		return nil, err
 	}
-	g.initramfs, err = vm.NewInitramfs(agent, cfg.Busybox)
+	ir, err := vm.NewInitramfs(agent, cfg.Busybox)
+	if err == nil {
+		g.initrd, err = ir.Write(work)
+	}
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -74,13 +82,37 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 	g.build = &build.Config{Headers: cfg.Kernel.Headers, Release: cfg.Kernel.Release,
 		ProcOpsCompat: cfg.Rubric.ProcOpsCompat, Timeout: 2 * time.Minute, MemoryMB: 4096, Log: cfg.Log}
 	if g.vm.Accel == "auto" || g.vm.Accel == "" {
-		g.vm.Accel, err = g.chooseAccel(ctx)
-		if err != nil {
-			g.Close()
-			return nil, err
-		}
+		accel, why := vm.ChooseAccel(ctx, g.vm, g.initrd)
+		g.cfg.logf("guests run under %s: %s", accel, why)
+		g.vm.Accel = accel
+	}
+	if !cfg.ColdBoots {
+		g.saveGuest(ctx)
 	}
 	return g, nil
+}
+
+// saveGuest boots one guest and saves it, so that every later guest starts
+// from it in a fraction of a boot. Where that fails, guests boot cold.
+func (g *Grader) saveGuest(ctx context.Context) {
+	dir := g.work
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		dir = "/dev/shm" // restoring from memory is several times faster than from disk
+	}
+	f, err := os.CreateTemp(dir, "kmodgrade-guest-*.state")
+	if err != nil {
+		g.cfg.logf("guests boot cold: %v", err)
+		return
+	}
+	f.Close()
+	snap, err := vm.NewSnapshot(ctx, g.vm, g.initrd, f.Name())
+	if err != nil {
+		os.Remove(f.Name())
+		g.cfg.logf("guests boot cold: saving a booted guest failed: %v", err)
+		return
+	}
+	g.snapshot = snap
+	g.cfg.logf("guests start from a saved guest (%s, saved in %.1fs)", snap.Path, snap.Took.Seconds())
 }
 
 // Workdir is the grader's scratch folder, removed by Close.
@@ -89,22 +121,24 @@ func (g *Grader) Workdir() string { return g.work }
 // Kernel is the guest kernel the grader uses.
 func (g *Grader) Kernel() *kernel.Kernel { return g.cfg.Kernel }
 
-// Close removes the grader's scratch files.
-func (g *Grader) Close() { os.RemoveAll(g.work) }
+// Close removes the grader's scratch files and saved guest.
+func (g *Grader) Close() {
+	if g.snapshot != nil {
+		g.snapshot.Remove()
+	}
+	os.RemoveAll(g.work)
+}
+
+// newGuest starts a guest: restored from the saved one, or booted.
+func (g *Grader) newGuest(ctx context.Context) (*vm.Guest, error) {
+	if g.snapshot != nil {
+		return g.snapshot.Start(ctx)
+	}
+	return vm.Start(ctx, g.vm, g.initrd)
+}
 
 // Accel says whether guests run under "kvm" or "tcg".
 func (g *Grader) Accel() string { return g.vm.Accel }
-
-func (g *Grader) chooseAccel(ctx context.Context) (string, error) {
-	initrd, err := g.initramfs.WithModule(g.work, os.DevNull, "none")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(initrd)
-	accel, why := vm.ChooseAccel(ctx, g.vm, initrd)
-	g.cfg.logf("guests run under %s: %s", accel, why)
-	return accel, nil
-}
 
 // ErrReference means the reference module did not score full marks: the
 // environment or the rubric is broken, and grading students would be unfair.
@@ -122,7 +156,7 @@ func (g *Grader) Reference(ctx context.Context, dir string) (*Result, error) {
 		}
 		return nil, err
 	}
-	ev, err := g.observe(ctx, mod)
+	ev, _, err := g.observe(ctx, mod)
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
@@ -161,7 +195,9 @@ func (g *Grader) Grade(ctx context.Context, sub submission.Submission) *Result {
 	if g.ref == nil {
 		panic("grade: Grade called before Reference")
 	}
+	start := time.Now()
 	mod, err := build.Build(ctx, g.build, sub.Path, filepath.Join(g.work, "build", sub.ID))
+	res.Timing = &Timing{Build: time.Since(start)}
 	var be *build.Error
 	switch {
 	case errors.As(err, &be):
@@ -171,11 +207,14 @@ func (g *Grader) Grade(ctx context.Context, sub submission.Submission) *Result {
 	case err != nil:
 		return res.fail(g.cfg.Rubric, err)
 	}
-	ev, err := g.observe(ctx, mod)
+	ev, timing, err := g.observe(ctx, mod)
 	if err != nil {
 		return res.fail(g.cfg.Rubric, err)
 	}
+	start = time.Now()
 	res.finish(mod, Judge(g.cfg.Rubric, ev, g.ref))
+	timing.Build, timing.Judge = res.Timing.Build, time.Since(start)
+	res.Timing = timing
 	return res
 }
 
@@ -191,23 +230,36 @@ func (r *Result) fail(rb *rubric.Rubric, err error) *Result {
 }
 
 // observe runs the plan on a built module and collects the evidence.
-func (g *Grader) observe(ctx context.Context, mod *build.Module) (*check.Evidence, error) {
+func (g *Grader) observe(ctx context.Context, mod *build.Module) (*check.Evidence, *Timing, error) {
+	start := time.Now()
 	ko, err := kmod.Open(mod.Path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	initrd, err := g.initramfs.WithModule(g.work, mod.Path, mod.Name)
+	stripped, err := strip(mod.Path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer os.Remove(initrd)
-	r := &runner{g: g, mod: mod, initrd: initrd, ev: &check.Evidence{
+	r := &runner{g: g, mod: mod, ko: stripped, ev: &check.Evidence{
 		Module: mod.Name, Ko: ko, Obs: map[string]*step.Observation{}, Runs: map[string]*check.RunRecord{}}}
 	defer r.close()
 	for _, run := range g.plan.Runs {
 		if err := r.run(ctx, run); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return r.ev, nil
+	r.timing.Steps = time.Since(start) - r.timing.Guests
+	return r.ev, &r.timing, nil
+}
+
+// strip returns the module without its debug information, which the guest
+// does not need: a tenth of the size to send. The host keeps the full .ko
+// to name functions and lines.
+func strip(ko string) ([]byte, error) {
+	out := ko + ".stripped"
+	if err := exec.Command("objcopy", "--strip-debug", ko, out).Run(); err != nil {
+		return os.ReadFile(ko) // no binutils: send it whole
+	}
+	defer os.Remove(out)
+	return os.ReadFile(out)
 }

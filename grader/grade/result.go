@@ -5,6 +5,7 @@ package grade
 
 import (
 	"math"
+	"time"
 
 	"kmodgrade/grader/check"
 	"kmodgrade/grader/rubric"
@@ -34,6 +35,8 @@ type Result struct {
 	Module        string       `json:"module,omitempty"`
 	Build         string       `json:"build_output,omitempty"`
 	Items         []ItemResult `json:"items"`
+	// Timing says where the grading time went.
+	Timing *Timing `json:"timing,omitempty"`
 	// Inputs identifies what the grade was computed from (sources, rubric,
 	// reference, kernel), so that an unchanged submission is not graded again.
 	Inputs string `json:"inputs,omitempty"`
@@ -106,3 +109,13 @@ func total(items []ItemResult) float64 {
 }
 
 func round(v float64) float64 { return math.Round(v*100) / 100 }
+
+// Timing says where the time of one submission's grading went.
+type Timing struct {
+	Build  time.Duration `json:"build_ns"`
+	Guests time.Duration `json:"guests_ns"` // booting or restoring guests
+	Steps  time.Duration `json:"steps_ns"`  // carrying out the plan in them
+	Judge  time.Duration `json:"judge_ns"`
+	// GuestsStarted counts the guests: one, and one more after each crash.
+	GuestsStarted int `json:"guests_started"`
+}

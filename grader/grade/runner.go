@@ -22,10 +22,12 @@ const allowedTaint = 1<<12 | 1<<13
 // can: a guest is thrown away after a run that crashed it, and the next run
 // starts in a fresh one.
 type runner struct {
-	g      *Grader
-	mod    *build.Module
-	initrd string
-	ev     *check.Evidence
+	g   *Grader
+	mod *build.Module
+	ko  []byte // the module as the guest gets it
+	ev  *check.Evidence
+	// timing adds up the time spent in guests.
+	timing Timing
 	guest  *vm.Guest
 	// broken says why loading the module itself crashes or hangs the guest;
 	// later runs are then not tried, since they would start the same way.
@@ -49,20 +51,30 @@ func (r *runner) run(ctx context.Context, run *check.Run) error {
 		return nil
 	}
 	if r.guest == nil {
-		guest, err := vm.Start(ctx, r.g.vm, r.initrd)
-		if err != nil {
-			return fmt.Errorf("failed to start a guest: %w", err)
+		if err := r.startGuest(ctx); err != nil {
+			return err
 		}
-		r.guest = guest
 	}
 	r.g.cfg.logf("%s: run %s", r.mod.Name, run.Name)
 
 	console := r.guest.Console().Len()
 	stillLoaded := false
-	for _, s := range r.steps(run) {
-		o, err := r.guest.Do(ctx, s.Step, r.g.cfg.Rubric.StepTimeout)
-		if ctx.Err() != nil {
-			return ctx.Err()
+	steps := r.steps(run)
+	plain := make([]step.Step, len(steps))
+	for i, s := range steps {
+		plain[i] = s.Step
+	}
+	obs, doErr := r.guest.DoAll(ctx, plain, r.g.cfg.Rubric.StepTimeout)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	for i, s := range steps {
+		var o *step.Observation
+		var err error
+		if i < len(obs) {
+			o = obs[i]
+		} else {
+			err = doErr
 		}
 		if o != nil {
 			r.g.cfg.logf("%s: %s: %s", r.mod.Name, describe(s.Step), summarize(o))
@@ -94,11 +106,35 @@ func (r *runner) run(ctx context.Context, run *check.Run) error {
 	return nil
 }
 
+// startGuest starts a guest and hands it the module.
+func (r *runner) startGuest(ctx context.Context) error {
+	guest, err := r.g.newGuest(ctx)
+	if err != nil {
+		return fmt.Errorf("failed to start a guest: %w", err)
+	}
+	r.timing.Guests += guest.Ready
+	r.timing.GuestsStarted++
+	o, err := guest.Do(ctx, step.Step{Op: step.OpPut, Path: r.modulePath(), Data: r.ko},
+		r.g.cfg.Rubric.StepTimeout)
+	if err == nil && o.Error != "" {
+		err = errors.New(o.Error)
+	}
+	if err != nil {
+		guest.Close()
+		return fmt.Errorf("failed to hand the module to the guest: %w", err)
+	}
+	r.guest = guest
+	return nil
+}
+
+// modulePath is where the module is in the guest.
+func (r *runner) modulePath() string { return "/tmp/" + r.mod.Name + ".ko" }
+
 // steps wraps a run's own steps: trace, load, locate sections, the loaded
 // steps, unload, collect the trace, then the unloaded steps.
 func (r *runner) steps(run *check.Run) []check.Step {
 	name := run.Name
-	module := "/module/" + r.mod.Name + ".ko"
+	module := r.modulePath()
 	steps := []check.Step{
 		{Step: step.Step{Op: step.OpTraceStart}},
 		{Key: check.InsmodKey(name), Step: step.Step{Op: step.OpInsmod, Path: module}},
@@ -113,9 +149,17 @@ func (r *runner) steps(run *check.Run) []check.Step {
 
 // failure says what went wrong with the guest during a step, for a student,
 // or "" if nothing did.
+//
+// A step that finished is judged by the kernel log it produced: steps are
+// sent ahead, so by the time its answer is read the console may already
+// show what a later step caused. A step that did not finish is judged by
+// the console, which outlives the guest.
 func (r *runner) failure(s step.Step, o *step.Observation, err error, console int) string {
 	var reports []vm.Report
-	if r.guest != nil {
+	switch {
+	case err == nil:
+		reports = vm.FindReports(strings.Join(o.Kmsg, "\n"))
+	case r.guest != nil:
 		reports = r.guest.Console().Reports(console)
 	}
 	what := describe(s)

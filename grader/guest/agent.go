@@ -91,6 +91,10 @@ func (a *agent) do(s *step.Step) *step.Observation {
 		traceStart(o)
 	case step.OpTraceStop:
 		traceStop(s, o)
+	case step.OpPut:
+		if err := os.WriteFile(s.Path, s.Data, 0o644); err != nil {
+			fail(o, "write "+s.Path, err)
+		}
 	case step.OpPoweroff:
 		poweroff()
 	default:

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // File is a kernel module file opened for lookups.
@@ -16,6 +17,9 @@ type File struct {
 	Sections map[string]uint64 // size of each allocated section
 	symbols  []elf.Symbol
 	names    []string // section name by index
+
+	mu       sync.Mutex
+	resolved map[Place]Location // addr2line is slow: each place is looked up once
 }
 
 // Open reads the sections and symbols of the module at path.
@@ -84,6 +88,20 @@ func (l Location) String() string {
 // kernel records it), pass the address itself: the lookup steps back one
 // byte into the call instruction.
 func (k *File) Resolve(p Place) Location {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if loc, ok := k.resolved[p]; ok {
+		return loc
+	}
+	if k.resolved == nil {
+		k.resolved = map[Place]Location{}
+	}
+	loc := k.resolve(p)
+	k.resolved[p] = loc
+	return loc
+}
+
+func (k *File) resolve(p Place) Location {
 	loc := Location{Function: k.function(p)}
 	if file, line, fn, ok := addr2line(k.Path, p.Section, p.Offset-1); ok {
 		loc.File, loc.Line = file, line

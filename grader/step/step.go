@@ -17,6 +17,7 @@ const (
 	OpShell      = "shell"       // run Command with /bin/sh -c
 	OpTraceStart = "trace-start" // clear and enable the kmem tracepoints
 	OpTraceStop  = "trace-stop"  // disable them and report the module's events
+	OpPut        = "put"         // write Data to the file Path
 	OpPoweroff   = "poweroff"    // power the guest off
 )
 

@@ -13,9 +13,6 @@ import (
 // AgentPath is where the agent sits in the guest: the kernel runs it as PID 1.
 const AgentPath = "/init"
 
-// ModuleDir is the folder of the guest that holds the module to grade.
-const ModuleDir = "/module"
-
 // Shell is the static busybox that serves the rubric's shell checks.
 const Shell = "/bin/busybox"
 
@@ -23,10 +20,10 @@ const Shell = "/bin/busybox"
 var shellApplets = []string{"sh", "cat", "ls", "echo", "grep", "head", "tail", "wc",
 	"dmesg", "lsmod", "sleep", "stat", "test", "tr", "cut", "od", "dd", "printf"}
 
-// Initramfs is the guest's root filesystem without the module: the agent,
-// a shell, and the folders the agent mounts on. It is built once and a module
-// archive is appended to it for each submission (the kernel reads
-// concatenated cpio archives as one).
+// Initramfs is the guest's root filesystem: the agent, a shell, and the
+// folders the agent mounts on. It holds no module: the host hands the agent
+// each module once the guest is up (see step.OpPut), so that one booted
+// guest can be saved and serve every submission.
 type Initramfs struct {
 	base []byte
 }
@@ -44,7 +41,7 @@ func NewInitramfs(agent, busybox string) (*Initramfs, error) {
 	}
 	var buf bytes.Buffer
 	w := cpio.NewWriter(&buf)
-	for _, d := range []string{"bin", "dev", "proc", "sys", "tmp", "module"} {
+	for _, d := range []string{"bin", "dev", "proc", "sys", "tmp"} {
 		if err := w.WriteHeader(&cpio.Header{Name: d, Mode: cpio.TypeDir | 0o755}); err != nil {
 			return nil, err
 		}
@@ -72,24 +69,14 @@ func NewInitramfs(agent, busybox string) (*Initramfs, error) {
 	return &Initramfs{base: buf.Bytes()}, nil
 }
 
-// WithModule writes the base archive with the module at ModuleDir/<name>.ko
-// appended, into a new file in dir, and returns its path.
-func (r *Initramfs) WithModule(dir, ko, name string) (string, error) {
-	var buf bytes.Buffer
-	buf.Write(r.base)
-	w := cpio.NewWriter(&buf)
-	if err := addFile(w, ko, ModuleDir[1:]+"/"+name+".ko", 0o644); err != nil {
-		return "", err
-	}
-	if err := w.Close(); err != nil {
-		return "", err
-	}
+// Write writes the base archive into a new file in dir and returns its path.
+func (r *Initramfs) Write(dir string) (string, error) {
 	f, err := os.CreateTemp(dir, "initramfs-*.cpio")
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	if _, err := f.Write(buf.Bytes()); err != nil {
+	if _, err := f.Write(r.base); err != nil {
 		return "", err
 	}
 	return f.Name(), f.Close()

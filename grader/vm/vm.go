@@ -49,6 +49,10 @@ var ErrGone = errors.New("the guest stopped")
 
 // Guest is a running QEMU guest with its agent.
 type Guest struct {
+	// Ready is how long the guest took to boot, or to be restored, up to
+	// the agent's first answer.
+	Ready time.Duration
+
 	cfg     *Config
 	dir     string
 	qemu    *cmd.Cmd
@@ -60,8 +64,9 @@ type Guest struct {
 	consoleDone chan struct{}
 }
 
-// Args returns QEMU's arguments for booting initrd.
-func (c *Config) Args(initrd, consoleSock, agentSock string) []string {
+// Args returns QEMU's arguments for booting initrd, with the console, the
+// agent's channel and the machine protocol on sockets in dir.
+func (c *Config) Args(initrd, dir string) []string {
 	cpu := "max"
 	if c.Accel == "kvm" {
 		cpu = "host"
@@ -72,11 +77,19 @@ func (c *Config) Args(initrd, consoleSock, agentSock string) []string {
 		"-m", fmt.Sprint(c.MemoryMB),
 		"-kernel", c.Kernel, "-initrd", initrd,
 		"-append", strings.Join(KernelArgs, " "),
-		"-chardev", "socket,id=con,path=" + consoleSock,
-		"-chardev", "socket,id=agent,path=" + agentSock,
+		"-chardev", "socket,id=con,path=" + filepath.Join(dir, consoleSocket),
+		"-chardev", "socket,id=agent,path=" + filepath.Join(dir, agentSocket),
 		"-serial", "chardev:con", "-serial", "chardev:agent",
+		"-qmp", "unix:" + filepath.Join(dir, qmpSocket) + ",server=on,wait=off",
 	}
 }
+
+// The sockets of a guest, in its folder.
+const (
+	consoleSocket = "console.sock"
+	agentSocket   = "agent.sock"
+	qmpSocket     = "qmp.sock"
+)
 
 // KernelArgs is the guest kernel's command line. The console is ttyS0 and the
 // agent's channel ttyS1; log levels up to warnings reach the console, where
@@ -96,16 +109,20 @@ func Start(ctx context.Context, cfg *Config, initrd string) (*Guest, error) {
 	}
 	g := &Guest{cfg: cfg, dir: dir, console: &Console{},
 		frames: make(chan *step.Observation, 16), consoleDone: make(chan struct{})}
-	if err := g.start(ctx, initrd); err != nil {
+	if err := g.start(ctx, initrd, ""); err != nil {
 		g.Close()
 		return nil, err
 	}
 	return g, nil
 }
 
-func (g *Guest) start(ctx context.Context, initrd string) error {
-	conSock := filepath.Join(g.dir, "console.sock")
-	agentSock := filepath.Join(g.dir, "agent.sock")
+// start starts QEMU and waits for the agent. With incoming set, the guest
+// is restored from a saved state instead of booted.
+func (g *Guest) start(ctx context.Context, initrd, incoming string) error {
+	started := time.Now()
+	defer func() { g.Ready = time.Since(started) }()
+	conSock := filepath.Join(g.dir, consoleSocket)
+	agentSock := filepath.Join(g.dir, agentSocket)
 	conL, err := net.Listen("unix", conSock)
 	if err != nil {
 		return err
@@ -117,7 +134,10 @@ func (g *Guest) start(ctx context.Context, initrd string) error {
 	}
 	defer agentL.Close()
 
-	args := g.cfg.Args(initrd, conSock, agentSock)
+	args := g.cfg.Args(initrd, g.dir)
+	if incoming != "" {
+		args = append(args, "-incoming", incoming)
+	}
 	g.cfg.logf("to reproduce: %s %s", g.cfg.QEMU, shellQuote(args))
 	// QEMU dies with the grader, even a grader killed with SIGKILL: a guest
 	// left behind would run, idle, forever.
@@ -137,6 +157,9 @@ func (g *Guest) start(ctx context.Context, initrd string) error {
 		return g.exitError("connect the agent", err)
 	}
 	go g.readFrames()
+	if incoming != "" {
+		return g.handshake(ctx, deadline)
+	}
 
 	select {
 	case o, ok := <-g.frames:
@@ -239,6 +262,44 @@ func (g *Guest) Do(ctx context.Context, s step.Step, timeout time.Duration) (*st
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// DoAll sends steps one after another without waiting, and collects their
+// observations in order, waiting up to timeout for each. A guest that
+// crashes or hangs at step i leaves the observations of the steps before it
+// and the error of step i.
+func (g *Guest) DoAll(ctx context.Context, steps []step.Step, timeout time.Duration) ([]*step.Observation, error) {
+	first := g.seq + 1
+	for _, s := range steps {
+		g.seq++
+		s.Seq = g.seq
+		if err := step.Encode(g.conn, s.Seq, &s); err != nil {
+			return nil, fmt.Errorf("%s: %w: %v", s.Op, ErrGone, err)
+		}
+	}
+	var obs []*step.Observation
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for len(obs) < len(steps) {
+		want := first + len(obs)
+		op := steps[len(obs)].Op
+		select {
+		case o, ok := <-g.frames:
+			if !ok {
+				g.waitConsole()
+				return obs, fmt.Errorf("%s: %w", op, ErrGone)
+			}
+			if o.Seq == want {
+				obs = append(obs, o)
+				timer.Reset(timeout)
+			}
+		case <-timer.C:
+			return obs, fmt.Errorf("%s: no answer within %v: %w", op, timeout, ErrTimeout)
+		case <-ctx.Done():
+			return obs, ctx.Err()
+		}
+	}
+	return obs, nil
 }
 
 // waitConsole gives the console a moment to deliver what the guest printed

@@ -3,7 +3,6 @@ package vm_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ func TestGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	initrd, err := ir.WithModule(dir, os.DevNull, "none")
+	initrd, err := ir.Write(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +61,13 @@ func TestGuest(t *testing.T) {
 	if o.Errno != "ENOENT" {
 		t.Errorf("write to a missing file: errno %q, want ENOENT", o.Errno)
 	}
-	o = do(step.Step{Op: step.OpInsmod, Path: "/module/none.ko"})
-	if o.Errno == "" {
-		t.Errorf("insmod of an empty file succeeded")
+	o = do(step.Step{Op: step.OpPut, Path: "/tmp/none.ko", Data: []byte("not a module")})
+	if o.Error != "" {
+		t.Fatalf("put: %s", o.Error)
+	}
+	o = do(step.Step{Op: step.OpInsmod, Path: "/tmp/none.ko"})
+	if o.Errno != "ENOEXEC" {
+		t.Errorf("insmod of a file that is not a module: errno %q, want ENOEXEC", o.Errno)
 	}
 	o = do(step.Step{Op: step.OpRead, Path: "/proc/sys/kernel/osrelease", BufSize: 4, MaxReads: 100, MaxBytes: 100})
 	var got []byte
@@ -77,5 +80,48 @@ func TestGuest(t *testing.T) {
 
 	if _, err := g.Do(context.Background(), step.Step{Op: step.OpPoweroff}, 30*time.Second); !errors.Is(err, vm.ErrGone) {
 		t.Errorf("after poweroff: %v, want ErrGone", err)
+	}
+}
+
+// TestSnapshot saves a booted guest and starts two guests from it: each
+// answers, and neither sees what the other did.
+func TestSnapshot(t *testing.T) {
+	k := vmtest.Require(t)
+	dir := t.TempDir()
+	agent, err := vm.BuildAgent(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir, err := vm.NewInitramfs(agent, "/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd, err := ir.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &vm.Config{QEMU: "qemu-system-x86_64", Kernel: k.Image, Accel: "tcg", MemoryMB: 256,
+		BootTimeout: 2 * time.Minute, Log: t.Logf}
+	snap, err := vm.NewSnapshot(context.Background(), cfg, initrd, dir+"/guest.state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Remove()
+
+	for i := 0; i < 2; i++ {
+		g, err := snap.Start(context.Background())
+		if err != nil {
+			t.Fatalf("guest %d: %v", i, err)
+		}
+		o, err := g.Do(context.Background(), step.Step{Op: step.OpShell,
+			Command: "ls /tmp; touch /tmp/was-here; cat /proc/sys/kernel/osrelease", MaxBytes: 200}, 30*time.Second)
+		g.Close()
+		if err != nil {
+			t.Fatalf("guest %d: %v", i, err)
+		}
+		if strings.Contains(string(o.Output), "was-here") || !strings.Contains(string(o.Output), k.Release) {
+			t.Errorf("guest %d printed %q: want the release and no trace of the guest before it", i, o.Output)
+		}
+		t.Logf("guest %d restored in %v", i, g.Ready)
 	}
 }

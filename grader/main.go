@@ -22,6 +22,7 @@ const usage = `usage:
   grader grade [flags] SUBMISSION...   grade submission folders or Moodle zips; print a table
   grader report [flags]                print the table of saved results again, and export them
   grader doctor [flags]                say what grading needs and what is missing
+  grader bench [-n N]                  measure grading speed, fast path against cold boots
 
 Run "grader COMMAND -h" for the flags of a command.
 `
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = reportCmd(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		err = doctorCmd(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

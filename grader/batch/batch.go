@@ -46,6 +46,12 @@ type Grader interface {
 	Grade(ctx context.Context, sub submission.Submission) *grade.Result
 }
 
+// Prebuilder is a Grader that can build many submissions at once, ahead of
+// grading them, faster than one at a time.
+type Prebuilder interface {
+	Prebuild(ctx context.Context, subs []submission.Submission)
+}
+
 // Run grades the submissions and returns their results in the same order,
 // with the reference's result if it had to be graded (nil otherwise). A
 // result is saved in store as soon as it is known; one whose inputs have
@@ -78,6 +84,13 @@ func Run(ctx context.Context, g Grader, store *results.Store, subs []submission.
 	ref, err := g.Reference(ctx, opt.Reference)
 	if err != nil {
 		return nil, ref, err
+	}
+	if pb, ok := g.(Prebuilder); ok {
+		var todo []submission.Submission
+		for _, i := range pending {
+			todo = append(todo, subs[i])
+		}
+		pb.Prebuild(ctx, todo)
 	}
 	errs := make(chan error, len(pending))
 	work := make(chan int)

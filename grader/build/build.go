@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -66,6 +67,18 @@ const (
 // Build copies the submission in src to scratch (which must not exist yet)
 // and builds it there. A failure the student can act on is an *Error.
 func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, error) {
+	spec, err := prepare(cfg, src, scratch, sandboxDir)
+	if err != nil {
+		return nil, err
+	}
+	out, err := run(ctx, cfg, scratch, false)
+	out = tidyOutput(out, sandboxDir+"/")
+	return finish(cfg, spec, scratch, out, err)
+}
+
+// prepare copies a submission into scratch, which the sandbox sees as dir,
+// and writes the grader's own Kbuild file there.
+func prepare(cfg *Config, src, scratch, dir string) (*Spec, error) {
 	spec, err := FindSpec(src)
 	if err != nil {
 		return nil, &Error{Reason: err.Error()}
@@ -75,7 +88,7 @@ func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, erro
 	}
 	kbuild := spec.Kbuild()
 	if cfg.ProcOpsCompat {
-		lines, err := writeCompat(scratch)
+		lines, err := writeCompat(scratch, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -90,9 +103,11 @@ func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, erro
 			return nil, &Error{Reason: fmt.Sprintf("%s names %s, but there is no %s", spec.From, o, c)}
 		}
 	}
+	return spec, nil
+}
 
-	out, err := run(ctx, cfg, scratch)
-	out = tidyOutput(out)
+// finish turns make's outcome into a Module or an Error.
+func finish(cfg *Config, spec *Spec, scratch, out string, err error) (*Module, error) {
 	ko := filepath.Join(scratch, spec.Module+".ko")
 	if err != nil {
 		return nil, &Error{Reason: reason(err, out, cfg.Release), Output: out}
@@ -165,8 +180,12 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// Command returns the command line that builds the module in scratch.
-func (c *Config) Command(scratch string) []string {
+// Command returns the command line that builds the module in scratch. With
+// many set, scratch holds many modules, each in a folder of its own: make
+// then runs as many jobs as there are cores, goes on past errors, and only
+// warns of symbols no module exports (so that one module's mistake does not
+// stop the others at the last step; see BuildAll).
+func (c *Config) Command(scratch string, many bool) []string {
 	headers, err := filepath.EvalSymlinks(c.Headers)
 	if err != nil {
 		headers = c.Headers
@@ -193,13 +212,17 @@ func (c *Config) Command(scratch string) []string {
 	sandbox = append(sandbox,
 		"--bind", scratch, sandboxDir, "--chdir", sandboxDir,
 		"--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
-		"--setenv", "LANG", "C.UTF-8",
-		"make", "-s", "-C", headers, "M="+sandboxDir, "modules")
-	return append(limits, sandbox...)
+		"--setenv", "LANG", "C.UTF-8")
+	make := []string{"make", "-s", "-C", headers, "M=" + sandboxDir, "modules"}
+	if many {
+		sandbox = append(sandbox, "--setenv", "KBUILD_MODPOST_WARN", "1")
+		make = append(make, "-k", fmt.Sprintf("-j%d", runtime.NumCPU()))
+	}
+	return append(append(limits, sandbox...), make...)
 }
 
-func run(ctx context.Context, cfg *Config, scratch string) (string, error) {
-	args := cfg.Command(scratch)
+func run(ctx context.Context, cfg *Config, scratch string, many bool) (string, error) {
+	args := cfg.Command(scratch, many)
 	if cfg.Log != nil {
 		cfg.Log("to reproduce: %s", strings.Join(args, " "))
 	}
@@ -230,15 +253,16 @@ func run(ctx context.Context, cfg *Config, scratch string) (string, error) {
 	return out, nil
 }
 
-// tidyOutput shortens sandbox paths to the student's own file names, drops
-// kbuild's chatter about signatures and BTF, and bounds the length.
-func tidyOutput(out string) string {
+// tidyOutput shortens sandbox paths (prefix) to the student's own file
+// names, drops kbuild's chatter about signatures and BTF, and bounds the
+// length.
+func tidyOutput(out, prefix string) string {
 	var keep []string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "Skipping BTF generation") || strings.TrimSpace(l) == "" {
 			continue
 		}
-		keep = append(keep, strings.ReplaceAll(l, sandboxDir+"/", ""))
+		keep = append(keep, strings.ReplaceAll(l, prefix, ""))
 	}
 	out = strings.Join(keep, "\n")
 	if len(out) > maxOutput {
@@ -252,7 +276,8 @@ func tidyOutput(out string) string {
 func reason(err error, out, release string) string {
 	msg := err.Error()
 	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, " error: ") || strings.Contains(l, ": fatal error: ") {
+		if strings.Contains(l, " error: ") || strings.Contains(l, ": fatal error: ") ||
+			strings.HasPrefix(l, "ERROR: modpost: ") {
 			msg = fmt.Sprintf("the compiler reported errors, the first: %s (%v)", strings.TrimSpace(l), err)
 			break
 		}

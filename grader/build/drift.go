@@ -19,23 +19,24 @@ var compatFiles embed.FS
 // hidden folder: nothing of the submission's own is copied under that name).
 const compatDir = ".kmodgrade/include"
 
-// writeCompat copies the compatibility headers into the scratch folder and
-// returns the Kbuild lines that put them first on the include path.
-func writeCompat(scratch string) (string, error) {
+// writeCompat copies the compatibility headers into the scratch folder,
+// which the sandbox sees as dir, and returns the Kbuild lines that put them
+// first on the include path.
+func writeCompat(scratch, dir string) (string, error) {
 	b, err := compatFiles.ReadFile("compat/linux/proc_fs.h")
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(scratch, compatDir, "linux")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	linux := filepath.Join(scratch, compatDir, "linux")
+	if err := os.MkdirAll(linux, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "proc_fs.h"), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(linux, "proc_fs.h"), b, 0o644); err != nil {
 		return "", err
 	}
 	// NOSTDINC_FLAGS comes before the kernel's own include folders, so that
 	// <linux/proc_fs.h> finds the wrapper, which includes the real one.
-	return "NOSTDINC_FLAGS += -I" + sandboxDir + "/" + compatDir + "\n", nil
+	return "NOSTDINC_FLAGS += -I" + dir + "/" + compatDir + "\n", nil
 }
 
 // drift is a compiler error that usually means code written for another

@@ -16,6 +16,9 @@ const tracefs = "/sys/kernel/tracing"
 
 var kmemEvents = []string{"kmalloc", "kfree"}
 
+// bufferKB is the trace buffer of each CPU: far more than a module's runs log.
+const bufferKB = "8192"
+
 func traceWrite(name, value string) error {
 	return os.WriteFile(filepath.Join(tracefs, name), []byte(value), 0)
 }
@@ -23,11 +26,12 @@ func traceWrite(name, value string) error {
 // traceStart clears the trace buffer and turns on the kmalloc and kfree
 // tracepoints.
 func traceStart(o *step.Observation) {
-	settings := [][2]string{
-		{"tracing_on", "0"},
-		{"buffer_size_kb", "8192"},
-		{"trace", ""},
+	settings := [][2]string{{"tracing_on", "0"}}
+	// Resizing the buffer is slow; it is done once per boot.
+	if b, _ := os.ReadFile(filepath.Join(tracefs, "buffer_size_kb")); strings.TrimSpace(string(b)) != bufferKB {
+		settings = append(settings, [2]string{"buffer_size_kb", bufferKB})
 	}
+	settings = append(settings, [2]string{"trace", ""})
 	for _, ev := range kmemEvents {
 		settings = append(settings, [2]string{"events/kmem/" + ev + "/enable", "1"})
 	}

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -132,6 +133,11 @@ func (k *File) function(p Place) string {
 	return best.Name
 }
 
+// sandboxPrefix is where the build sandbox puts a submission's sources:
+// /build/, or /build/<random folder>/ when it builds many at once. Names
+// are given to students without it, as their own file names.
+var sandboxPrefix = regexp.MustCompile(`^/build/(?:[0-9a-f]{32}/)?`)
+
 // addr2line asks binutils for the source of an offset in a section. With
 // inlining, the outermost frame is the one in the student's own code (the
 // innermost is often a kernel header such as slab.h).
@@ -154,7 +160,7 @@ func addr2line(ko, section string, offset uint64) (file string, line int, fn str
 	if _, err := fmt.Sscan(where[i+1:], &line); err != nil || line == 0 {
 		return "", 0, "", false
 	}
-	file = strings.TrimPrefix(where[:i], "/build/")
+	file = sandboxPrefix.ReplaceAllString(where[:i], "")
 	if fn == "??" {
 		fn = ""
 	}

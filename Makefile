@@ -10,7 +10,7 @@ setup:
 	./scripts/setup.sh
 
 demo: setup
-	$(GO) run ./grader grade --rubric rubrics/milestone1.yaml $(SUBMISSIONS)
+	$(GO) run ./grader grade --regrade --rubric rubrics/milestone1.yaml $(SUBMISSIONS)
 
 test: setup
 	$(GO) vet ./...

@@ -30,7 +30,7 @@ func Main() {
 	if err != nil {
 		fatal(err)
 	}
-	a := &agent{out: bufio.NewWriter(ch)}
+	a := &agent{out: bufio.NewWriter(ch), ch: ch}
 	a.kmsg, err = openKmsg()
 	if err != nil {
 		fatal(err)
@@ -54,6 +54,7 @@ func Main() {
 
 type agent struct {
 	out  *bufio.Writer
+	ch   *os.File
 	kmsg *kmsgReader
 	// module is the last module loaded, used to attribute trace events.
 	module string
@@ -66,6 +67,10 @@ func (a *agent) send(o *step.Observation) {
 	if err := a.out.Flush(); err != nil {
 		fatal(err)
 	}
+	// Wait until the serial port has sent it all (tcdrain): the host sends
+	// steps ahead, and if the next one crashes the kernel, what is still in
+	// the kernel's buffers would be lost, and the crash blamed on this step.
+	unix.IoctlSetInt(int(a.ch.Fd()), unix.TCSBRK, 1)
 }
 
 func (a *agent) do(s *step.Step) *step.Observation {

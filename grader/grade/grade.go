@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"kmodgrade/grader/build"
@@ -70,7 +71,8 @@ type prebuilt struct {
 // New prepares a grader: it builds the guest agent and the base initramfs,
 // and settles whether guests run under KVM or TCG.
 func New(ctx context.Context, cfg *Config) (*Grader, error) {
-	work, err := os.MkdirTemp("", "kmodgrade-")
+	removeStale()
+	work, err := os.MkdirTemp("", fmt.Sprintf("kmodgrade-%d-", os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +112,7 @@ func (g *Grader) saveGuest(ctx context.Context) {
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		dir = "/dev/shm" // restoring from memory is several times faster than from disk
 	}
-	f, err := os.CreateTemp(dir, "kmodgrade-guest-*.state")
+	f, err := os.CreateTemp(dir, fmt.Sprintf("kmodgrade-guest-%d-*.state", os.Getpid()))
 	if err != nil {
 		g.cfg.logf("guests boot cold: %v", err)
 		return
@@ -314,4 +316,29 @@ func strip(ko string) ([]byte, error) {
 	}
 	defer os.Remove(out)
 	return os.ReadFile(out)
+}
+
+// removeStale deletes the scratch folders and saved guests of graders that
+// were killed before they could (their names carry the process id): a
+// saved guest is 65 MB of memory in /dev/shm.
+func removeStale() {
+	var stale []string
+	for _, pattern := range []string{
+		filepath.Join(os.TempDir(), "kmodgrade-[0-9]*-*"),
+		"/dev/shm/kmodgrade-guest-[0-9]*-*.state",
+	} {
+		matches, _ := filepath.Glob(pattern)
+		stale = append(stale, matches...)
+	}
+	for _, p := range stale {
+		var pid int
+		name := strings.TrimPrefix(filepath.Base(p), "kmodgrade-")
+		name = strings.TrimPrefix(name, "guest-")
+		if _, err := fmt.Sscanf(name, "%d-", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(p)
+		}
+	}
 }

@@ -12,8 +12,6 @@ import (
 
 	"kmodgrade/grader/bench"
 	"kmodgrade/grader/grade"
-	"kmodgrade/grader/kernel"
-	"kmodgrade/grader/rubric"
 )
 
 // benchCmd grades a class of sample mutants on the fast and the
@@ -42,11 +40,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := &logger{w: stderr, verbose: setup.verbose}
 
-	rb, err := rubric.Load(setup.rubric)
-	if err != nil {
-		return err
-	}
-	k, err := kernel.Find(setup.kernel, setup.kdir)
+	rb, k, err := setup.load(log)
 	if err != nil {
 		return err
 	}
@@ -73,8 +67,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		log.printf("grading %d submissions on the %s path", *n, name)
 		p, err := bench.Measure(ctx, name, func() (*grade.Grader, error) {
-			g, err := grade.New(ctx, &grade.Config{Rubric: rb, Kernel: k, QEMU: setup.qemu, Accel: setup.accel,
-				Busybox: setup.busybox, ColdBoots: cold, Log: log.verbosef})
+			cfg := setup.config(rb, k, log)
+			cfg.ColdBoots = cold
+			g, err := grade.New(ctx, cfg)
 			if err == nil {
 				accel = g.Accel()
 			}

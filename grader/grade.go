@@ -221,8 +221,9 @@ func (r *referenceLogger) Reference(ctx context.Context, dir string) (*grade.Res
 	return res, err
 }
 
-// open loads the rubric, finds the kernel and prepares a grader.
-func (s *setupFlags) open(ctx context.Context, log *logger) (*rubric.Rubric, *grade.Grader, error) {
+// load loads the rubric and finds the kernel: the flags', else the
+// rubric's, else the newest set up.
+func (s *setupFlags) load(log *logger) (*rubric.Rubric, *kernel.Kernel, error) {
 	rb, err := rubric.Load(s.rubric)
 	if err != nil {
 		return nil, nil, err
@@ -236,8 +237,22 @@ func (s *setupFlags) open(ctx context.Context, log *logger) (*rubric.Rubric, *gr
 		return nil, nil, fmt.Errorf("%w\nhint: run make setup, or give --kernel and --kdir (grader doctor says more)", err)
 	}
 	log.verbosef("kernel %s: image %s, headers %s", k.Release, k.Image, k.Headers)
-	g, err := grade.New(ctx, &grade.Config{Rubric: rb, Kernel: k, QEMU: s.qemu, Accel: s.accel,
-		Busybox: s.busybox, Log: log.verbosef})
+	return rb, k, nil
+}
+
+// config is the grader's configuration from the flags.
+func (s *setupFlags) config(rb *rubric.Rubric, k *kernel.Kernel, log *logger) *grade.Config {
+	return &grade.Config{Rubric: rb, Kernel: k, QEMU: s.qemu, Accel: s.accel, Busybox: s.busybox,
+		Log: log.verbosef}
+}
+
+// open loads the rubric, finds the kernel and prepares a grader.
+func (s *setupFlags) open(ctx context.Context, log *logger) (*rubric.Rubric, *grade.Grader, error) {
+	rb, k, err := s.load(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := grade.New(ctx, s.config(rb, k, log))
 	if err != nil {
 		return nil, nil, err
 	}

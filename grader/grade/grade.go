@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,7 +108,9 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 }
 
 // saveGuest boots one guest and saves it, so that every later guest starts
-// from it in a fraction of a boot. Where that fails, guests boot cold.
+// from it in a fraction of a boot. The saved guest is kept in the cache
+// for the next grader with the same kernel, initramfs and QEMU, which only
+// checks that a guest starts from it. Where saving fails, guests boot cold.
 func (g *Grader) saveGuest(ctx context.Context) {
 	dir := g.work
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
@@ -118,14 +122,89 @@ func (g *Grader) saveGuest(ctx context.Context) {
 		return
 	}
 	f.Close()
-	snap, err := vm.NewSnapshot(ctx, g.vm, g.initrd, f.Name())
+	path := f.Name()
+
+	cached := ""
+	if key, err := vm.Key(g.vm, g.initrd); err == nil {
+		cached = filepath.Join(kernel.CacheDir(), "guests", key+".state")
+		if g.reuseGuest(ctx, cached, path) {
+			return
+		}
+	}
+	snap, err := vm.NewSnapshot(ctx, g.vm, g.initrd, path)
 	if err != nil {
-		os.Remove(f.Name())
+		os.Remove(path)
 		g.cfg.logf("guests boot cold: saving a booted guest failed: %v", err)
 		return
 	}
 	g.snapshot = snap
 	g.cfg.logf("guests start from a saved guest (%s, saved in %.1fs)", snap.Path, snap.Took.Seconds())
+	if cached != "" {
+		keepGuest(path, cached)
+	}
+}
+
+// reuseGuest copies a saved guest from the cache to path and starts one
+// guest from it to see that it works.
+func (g *Grader) reuseGuest(ctx context.Context, cached, path string) bool {
+	if err := copyFile(cached, path); err != nil {
+		return false
+	}
+	snap := vm.LoadSnapshot(g.vm, g.initrd, path)
+	guest, err := snap.Start(ctx)
+	if err != nil {
+		g.cfg.logf("the cached saved guest %s does not start (%v): saving a new one", cached, err)
+		os.Remove(cached)
+		return false
+	}
+	guest.Close()
+	g.snapshot = snap
+	g.cfg.logf("guests start from the cached saved guest %s", cached)
+	return true
+}
+
+// keepGuest puts a saved guest in the cache, the newest two kept: an
+// upgrade of the grader or the kernel makes a new one.
+func keepGuest(path, cached string) {
+	dir := filepath.Dir(cached)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	tmp := cached + fmt.Sprintf(".%d.part", os.Getpid())
+	if copyFile(path, tmp) != nil || os.Rename(tmp, cached) != nil {
+		os.Remove(tmp)
+		return
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "*.state"))
+	sort.Slice(old, func(i, j int) bool { return modTime(old[i]).After(modTime(old[j])) })
+	for _, p := range old[min(len(old), 2):] {
+		os.Remove(p)
+	}
+}
+
+func modTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Workdir is the grader's scratch folder, removed by Close.

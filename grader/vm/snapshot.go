@@ -2,9 +2,12 @@ package vm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -63,6 +66,34 @@ func NewSnapshot(ctx context.Context, cfg *Config, initrd, path string) (*Snapsh
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// LoadSnapshot returns the snapshot saved at path, from a guest booted
+// with cfg and initrd. Nothing checks that they match: start a guest from
+// it to know.
+func LoadSnapshot(cfg *Config, initrd, path string) *Snapshot {
+	return &Snapshot{cfg: cfg, initrd: initrd, Path: path}
+}
+
+// Key identifies what a snapshot depends on: the kernel, the initramfs,
+// QEMU and the machine it emulates. A snapshot is only ever restored by
+// guests of the same key.
+func Key(cfg *Config, initrd string) (string, error) {
+	h := sha256.New()
+	for _, f := range []string{cfg.Kernel, initrd} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		h.Write(b)
+	}
+	version, err := exec.Command(cfg.QEMU, "--version").Output()
+	if err != nil {
+		return "", err
+	}
+	h.Write(version)
+	fmt.Fprintln(h, strings.Join(cfg.Args("initrd", "dir"), " "))
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }
 
 // Start starts a guest from the snapshot.

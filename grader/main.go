@@ -21,6 +21,8 @@ import (
 const usage = `usage:
   grader grade [flags] SUBMISSION...   grade submission folders or Moodle zips; print a table
   grader report [flags]                print the table of saved results again, and export them
+  grader check [flags] [DIR]           a student's self-check of the module in DIR
+  grader rubric --record [-o FILE]     record the reference's observations for grader check
   grader doctor [flags]                say what grading needs and what is missing
   grader bench [-n N]                  measure grading speed, fast path against cold boots
 
@@ -47,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = gradeCmd(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = reportCmd(ctx, args[1:], stdout, stderr)
+	case "check":
+		err = checkCmd(ctx, args[1:], stdout, stderr)
+	case "rubric":
+		err = rubricCmd(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		err = doctorCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
@@ -58,9 +64,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "grader: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
+	var status *exitStatus
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &status):
+		if status.err != nil {
+			fmt.Fprintf(stderr, "grader: error: %v\n", status.err)
+		}
+		return status.code
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):

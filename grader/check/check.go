@@ -123,22 +123,23 @@ func RunOf(key string) string {
 // Evidence is everything observed of one module under a plan.
 type Evidence struct {
 	// Module is the module's name as the kernel knows it.
-	Module string
-	// Ko is the built module, for naming functions and lines.
-	Ko *kmod.File
+	Module string `json:"module"`
+	// Ko is the built module, for naming functions and lines; it is not
+	// saved with recorded evidence.
+	Ko *kmod.File `json:"-"`
 	// Obs holds the observation of each step that finished, by key.
-	Obs map[string]*step.Observation
+	Obs map[string]*step.Observation `json:"observations"`
 	// Runs says how each run of the plan went, by name.
-	Runs map[string]*RunRecord
+	Runs map[string]*RunRecord `json:"runs"`
 }
 
 // RunRecord says how one run went.
 type RunRecord struct {
-	Name string
+	Name string `json:"name"`
 	// Failure says, for a student, why the run stopped early: a crash, a
 	// hang, or a run not tried because loading the module broke the guest
 	// before. It is empty when every step of the run finished.
-	Failure string
+	Failure string `json:"failure,omitempty"`
 }
 
 // Get returns the observation of key, or why there is none.

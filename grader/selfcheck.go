@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"kmodgrade/grader/grade"
+	"kmodgrade/grader/report"
+	"kmodgrade/grader/submission"
+)
+
+// exitStatus ends a command with a status of its own; err, if any, is
+// printed first.
+type exitStatus struct {
+	code int
+	err  error
+}
+
+func (e *exitStatus) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// expectationsPath is where a rubric's recorded expectations go by default:
+// rubrics/milestone1.yaml -> rubrics/milestone1.expected.json.
+func expectationsPath(rubric string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(rubric, ".yaml"), ".yml") + ".expected.json"
+}
+
+// rubricCmd records what the reference shows under a rubric, for grading
+// without the reference's source.
+func rubricCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rubric", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var setup setupFlags
+	setup.register(fs)
+	record := fs.Bool("record", false, "run the reference and record what it shows")
+	outFlag := fs.String("o", "", "where to write the record (default: <rubric>.expected.json)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: grader rubric --record [-o FILE] [flags]\n\nRuns the reference once and "+
+			"records what it shows, so that students can check their\nmodule with grader check, without "+
+			"the reference's source.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if rest, err := parseInterleaved(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return fmt.Errorf("%w: rubric takes no arguments, only flags", errUsage)
+	}
+	if !*record {
+		return fmt.Errorf("%w: rubric needs --record", errUsage)
+	}
+	out := *outFlag
+	if out == "" {
+		out = expectationsPath(setup.rubric)
+	}
+	log := &logger{w: stderr, verbose: setup.verbose}
+	rb, g, err := setup.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	ref := setup.reference
+	if ref == "" {
+		ref = rb.Reference
+	}
+	if _, err := g.Reference(ctx, ref); err != nil {
+		return err
+	}
+	e, err := g.Expectations()
+	if err != nil {
+		return err
+	}
+	if err := writeFile(out, func(f *os.File) error {
+		enc := json.NewEncoder(f)
+		enc.SetIndent("", " ")
+		return enc.Encode(e)
+	}); err != nil {
+		return err
+	}
+	log.printf("recorded the reference's observations under %s in %s", rb.Path, out)
+	return nil
+}
+
+// checkCmd grades one module folder against recorded expectations: the
+// student's self-check. Exit status 0 at full marks, 1 otherwise, 2 when it
+// could not grade.
+func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var setup setupFlags
+	setup.register(fs)
+	expFile := fs.String("expectations", "", "the recorded expectations `file` (default: <rubric>.expected.json)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: grader check [flags] [DIR]\n\nGrades the module in DIR (default: "+
+			"this folder) as the instructor will, against the\nrecorded expectations of the rubric. "+
+			"Exit status: 0 at full marks, 1 otherwise, 2 if it\ncould not grade.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return fmt.Errorf("%w: check takes one folder", errUsage)
+	}
+	dir := "."
+	if len(rest) == 1 {
+		dir = rest[0]
+	}
+	res, err := selfCheck(ctx, &setup, *expFile, dir, stderr)
+	if err != nil {
+		return &exitStatus{code: 2, err: err}
+	}
+	fmt.Fprint(stdout, report.Feedback(res))
+	if res.Status != grade.StatusGraded || res.Score < res.MaxScore {
+		return &exitStatus{code: 1}
+	}
+	return nil
+}
+
+func selfCheck(ctx context.Context, setup *setupFlags, expFile, dir string, stderr io.Writer) (*grade.Result, error) {
+	if expFile == "" {
+		expFile = expectationsPath(setup.rubric)
+	}
+	b, err := os.ReadFile(expFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w\nhint: the expectations come from the instructor, who records them "+
+			"with grader rubric --record; give their file with --expectations", err)
+	}
+	var e grade.Expectations
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("%s: %w", expFile, err)
+	}
+	subs, err := submission.FromFolders([]string{dir})
+	if err != nil {
+		return nil, err
+	}
+	log := &logger{w: stderr, verbose: setup.verbose}
+	_, g, err := setup.open(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	if err := g.UseExpectations(&e); err != nil {
+		return nil, err
+	}
+	if e.Kernel != g.Kernel().Release {
+		log.warnf("the expectations were recorded on kernel %s and this check runs %s: messages the "+
+			"kernel itself prints may differ", e.Kernel, g.Kernel().Release)
+	}
+	res := g.Grade(ctx, subs[0])
+	if res.Status == grade.StatusError {
+		return nil, errors.New(res.Error)
+	}
+	return res, nil
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"kmodgrade/grader/grade"
 	"kmodgrade/grader/report"
@@ -99,6 +100,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var setup setupFlags
 	setup.register(fs)
 	expFile := fs.String("expectations", "", "the recorded expectations `file` (default: <rubric>.expected.json)")
+	gradescope := fs.String("gradescope", "", "also write Gradescope's results.json to `file`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: grader check [flags] [DIR]\n\nGrades the module in DIR (default: "+
 			"this folder) as the instructor will, against the\nrecorded expectations of the rubric. "+
@@ -116,11 +118,18 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(rest) == 1 {
 		dir = rest[0]
 	}
+	start := time.Now()
 	res, err := selfCheck(ctx, &setup, *expFile, dir, stderr)
 	if err != nil {
 		return &exitStatus{code: 2, err: err}
 	}
 	fmt.Fprint(stdout, report.Feedback(res))
+	if *gradescope != "" {
+		err := writeFile(*gradescope, func(f *os.File) error { return report.Gradescope(f, res, time.Since(start)) })
+		if err != nil {
+			return &exitStatus{code: 2, err: err}
+		}
+	}
 	if res.Status != grade.StatusGraded || res.Score < res.MaxScore {
 		return &exitStatus{code: 1}
 	}

@@ -23,6 +23,12 @@ type Check interface {
 	Judge(id string, sub, ref *Evidence) Verdict
 }
 
+// Tryer is a check that can tell a student how to see its problem by hand:
+// the commands to type in their own VM.
+type Tryer interface {
+	Try() string
+}
+
 // Verdict is the outcome of one check.
 type Verdict struct {
 	Passed  bool

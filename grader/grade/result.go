@@ -56,6 +56,9 @@ type CheckResult struct {
 	Name    string `json:"name"`
 	Passed  bool   `json:"passed"`
 	Message string `json:"message"`
+	// Try says how a student can see a failed check's problem by hand, in
+	// their own VM.
+	Try string `json:"try,omitempty"`
 }
 
 // Judge scores every item of the rubric from the evidence.
@@ -67,7 +70,11 @@ func Judge(r *rubric.Rubric, sub, ref *check.Evidence) []ItemResult {
 		passedAll := true
 		for _, c := range it.Checks {
 			v := c.Judge(c.ID, sub, ref)
-			ir.Checks = append(ir.Checks, CheckResult{Name: c.Name, Passed: v.Passed, Message: v.Message})
+			cr := CheckResult{Name: c.Name, Passed: v.Passed, Message: v.Message}
+			if t, ok := c.Check.(check.Tryer); ok && !v.Passed {
+				cr.Try = t.Try()
+			}
+			ir.Checks = append(ir.Checks, cr)
 			all += c.Weight
 			if v.Passed {
 				got += c.Weight

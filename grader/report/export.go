@@ -58,6 +58,9 @@ func Feedback(r *grade.Result) string {
 		for _, c := range it.Checks {
 			if !c.Passed {
 				fmt.Fprintf(&b, "    - %s\n", c.Message)
+				if c.Try != "" {
+					fmt.Fprintf(&b, "      to see it yourself: %s\n", c.Try)
+				}
 			}
 		}
 	}

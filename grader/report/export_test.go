@@ -404,3 +404,16 @@ func TestFillWorksheetSkipsErrors(t *testing.T) {
 		t.Errorf("row changed:\n%q\nwas\n%q", rows[1], was[1])
 	}
 }
+
+// TestFeedbackTry checks that a failed check's way to see it by hand is in
+// the feedback, under its message.
+func TestFeedbackTry(t *testing.T) {
+	r := graded("ada", "7", 100)
+	r.Items[1].Checks[0].Try = "dd if=/proc/csse332/status bs=1000 count=12 of=/dev/null"
+	fb := Feedback(r)
+	want := "    - read() returned < 3 entries & no error\n" +
+		"      to see it yourself: dd if=/proc/csse332/status bs=1000 count=12 of=/dev/null\n"
+	if !strings.Contains(fb, want) {
+		t.Errorf("feedback lacks\n%s\nit is:\n%s", want, fb)
+	}
+}

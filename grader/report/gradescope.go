@@ -47,6 +47,9 @@ func Gradescope(w io.Writer, r *grade.Result, took time.Duration) error {
 		for _, c := range it.Checks {
 			if !c.Passed {
 				lines = append(lines, "- "+c.Message)
+				if c.Try != "" {
+					lines = append(lines, "  to see it yourself: "+c.Try)
+				}
 			}
 		}
 		t.Output = strings.Join(lines, "\n")

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -186,25 +184,10 @@ func inputsKey(rb *rubric.Rubric, refDir string, k *kernel.Kernel) (string, erro
 		return "", fmt.Errorf("reference: %w", err)
 	}
 	h.String("kernel", k.Release)
-	sum, err := fileHash(k.Image)
-	if err != nil {
+	if err := h.File("image", k.Image); err != nil {
 		return "", err
 	}
-	h.String("image", sum)
 	return h.Sum(), nil
-}
-
-func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // referenceLogger says how the reference did, on its way through.

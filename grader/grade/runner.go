@@ -90,7 +90,7 @@ func (r *runner) run(ctx context.Context, run *check.Run) error {
 			r.g.cfg.logf("%s: %s", r.mod.Name, failure)
 			if r.guest != nil {
 				r.g.cfg.logf("%s: the guest's console, from the start of the run:\n%s", r.mod.Name,
-					tail(r.guest.Console().String()[console:], 80))
+					tail(r.guest.Console().Since(console), 80))
 			}
 			rec.Failure = failure
 			if s.Op == step.OpInsmod {
@@ -165,6 +165,13 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 	what := describe(s)
 	if len(reports) > 0 {
 		reports[0].ModuleFrame = r.where(reports[0].ModuleFrame)
+	}
+	if err != nil && r.guest != nil && r.guest.Noise() > 0 {
+		// Lines on the agent's channel that are not its frames mean that
+		// something wrote to the agent's serial port: an answer it garbled
+		// is lost, and the step looks hung.
+		what += fmt.Sprintf(" (and %d lines that were not the agent's arrived on its serial port, "+
+			"/dev/ttyS1: does the module write to the serial ports?)", r.guest.Noise())
 	}
 	switch {
 	case errors.Is(err, vm.ErrTimeout) && len(reports) > 0:

@@ -30,7 +30,7 @@ func Main() {
 	if err != nil {
 		fatal(err)
 	}
-	a := &agent{out: bufio.NewWriter(ch), ch: ch}
+	a := &agent{out: bufio.NewWriter(ch), ch: ch, token: step.BootToken}
 	a.kmsg, err = openKmsg()
 	if err != nil {
 		fatal(err)
@@ -48,6 +48,7 @@ func Main() {
 		if seq != s.Seq {
 			continue
 		}
+		a.token = dec.LastToken
 		a.send(a.do(&s))
 	}
 }
@@ -58,10 +59,12 @@ type agent struct {
 	kmsg *kmsgReader
 	// module is the last module loaded, used to attribute trace events.
 	module string
+	// token is the token of the host's last step, sent back with its answer.
+	token string
 }
 
 func (a *agent) send(o *step.Observation) {
-	if err := step.Encode(a.out, o.Seq, o); err != nil {
+	if err := step.Encode(a.out, a.token, o.Seq, o); err != nil {
 		fatal(err)
 	}
 	if err := a.out.Flush(); err != nil {

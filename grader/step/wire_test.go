@@ -33,11 +33,14 @@ var observations = []Observation{
 	{Seq: 9, Op: OpShell, Output: []byte("sh: \x00binary\xff\n"), Exit: 127},
 }
 
+// testToken is the token of the test streams' frames.
+const testToken = "0123456789abcdef"
+
 // frame returns the frame of o as Encode writes it, newline included.
 func frame(t *testing.T, o Observation) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := Encode(&b, o.Seq, &o); err != nil {
+	if err := Encode(&b, testToken, o.Seq, &o); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -47,6 +50,7 @@ func frame(t *testing.T, o Observation) string {
 func decodeAll(t *testing.T, stream string) ([]Observation, []int, *Decoder) {
 	t.Helper()
 	d := NewDecoder(strings.NewReader(stream))
+	d.Token = testToken
 	var obs []Observation
 	var seqs []int
 	for {
@@ -78,16 +82,24 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("frame %d has sequence number %d, want %d", i, s, observations[i].Seq)
 		}
 	}
-	if d.Noise != 0 {
-		t.Errorf("Noise = %d, want 0", d.Noise)
+	if d.Noise.Load() != 0 {
+		t.Errorf("Noise = %d, want 0", d.Noise.Load())
 	}
 }
 
 func TestNoise(t *testing.T) {
 	a, b := observations[1], observations[4]
 	fa, fb := frame(t, a), frame(t, b)
-	badCRC := strings.Replace(fb, " "+strings.Fields(fb)[2]+" ", " 00000000 ", 1)
-	badJSON := fmt.Sprintf("@kmg1 7 %08x {not json\n", crc32.ChecksumIEEE([]byte("{not json")))
+	badCRC := strings.Replace(fb, " "+strings.Fields(fb)[4]+" ", " 00000000 ", 1)
+	badJSON := fmt.Sprintf("@kmg2 %s 7 9 %08x {not json\n", testToken, crc32.ChecksumIEEE([]byte("{not json")))
+	badLength := strings.Replace(fb, " "+strings.Fields(fb)[3]+" ", " 7 ", 1)
+	otherToken := strings.Replace(fb, testToken, "fedcba9876543210", 1)
+	bootLater := strings.Replace(fb, testToken, BootToken, 1)
+	var boot bytes.Buffer
+	hello := Observation{Op: OpHello}
+	if err := Encode(&boot, BootToken, 0, &hello); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name   string
@@ -116,13 +128,42 @@ func TestNoise(t *testing.T) {
 		},
 		{
 			name:   "garbage bytes",
-			stream: "\x00\xff\xfe\x1b[0m\n" + fa + "@kmg1\n@kmg1 x 0 {}\n" + fb,
+			stream: "\x00\xff\xfe\x1b[0m\n" + fa + "@kmg2\n@kmg2 x 0 {}\n" + fb,
 			want:   []Observation{a, b},
 			noise:  3,
 		},
 		{
 			name:   "valid CRC, invalid JSON",
 			stream: fa + badJSON + fb,
+			want:   []Observation{a, b},
+			noise:  1,
+		},
+		{
+			name:   "wrong length",
+			stream: fa + badLength + fb,
+			want:   []Observation{a, b},
+			noise:  1,
+		},
+		{
+			name:   "another guest's token",
+			stream: fa + otherToken + fb,
+			want:   []Observation{a, b},
+			noise:  1,
+		},
+		{
+			name:   "the boot token on a later frame",
+			stream: fa + bootLater + fb,
+			want:   []Observation{a, b},
+			noise:  1,
+		},
+		{
+			name:   "the boot hello",
+			stream: boot.String() + fb,
+			want:   []Observation{hello, b},
+		},
+		{
+			name:   "an old version's frame",
+			stream: fa + strings.Replace(strings.Replace(fb, "@kmg2", "@kmg1", 1), testToken+" ", "", 1) + fb,
 			want:   []Observation{a, b},
 			noise:  1,
 		},
@@ -143,8 +184,8 @@ func TestNoise(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("decoded %+v\nwant %+v", got, tt.want)
 			}
-			if d.Noise != tt.noise {
-				t.Errorf("Noise = %d, want %d", d.Noise, tt.noise)
+			if d.Noise.Load() != int64(tt.noise) {
+				t.Errorf("Noise = %d, want %d", d.Noise.Load(), tt.noise)
 			}
 		})
 	}
@@ -163,14 +204,32 @@ func TestTooLong(t *testing.T) {
 // not hide a whole frame after it on the same line.
 func TestDecoderFrameAfterCutFrame(t *testing.T) {
 	var whole bytes.Buffer
-	if err := Encode(&whole, 7, &Observation{Seq: 7, Op: OpStat}); err != nil {
+	if err := Encode(&whole, testToken, 7, &Observation{Seq: 7, Op: OpStat}); err != nil {
 		t.Fatal(err)
 	}
-	input := "@kmg1 6 1234abcd {\"seq\":6,\"op" + whole.String()
+	input := "@kmg2 " + testToken + " 6 40 1234abcd {\"seq\":6,\"op" + whole.String()
 	d := NewDecoder(strings.NewReader(input))
+	d.Token = testToken
 	var o Observation
 	seq, err := d.Next(&o)
 	if err != nil || seq != 7 || o.Op != OpStat {
 		t.Errorf("Next = %d, %+v, %v; want the frame of seq 7", seq, o, err)
+	}
+}
+
+// TestAgentAnswersWithHostToken checks that a decoder with no token of its
+// own, the agent's, takes any token and tells which one it read.
+func TestAgentAnswersWithHostToken(t *testing.T) {
+	var b bytes.Buffer
+	if err := Encode(&b, "feedc0de00000001", 3, &Step{Seq: 3, Op: OpHello}); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDecoder(&b)
+	var s Step
+	if _, err := d.Next(&s); err != nil || d.LastToken != "feedc0de00000001" {
+		t.Errorf("Next = %v, LastToken %q; want the host's token", err, d.LastToken)
+	}
+	if err := Encode(io.Discard, "two words", 1, &s); err == nil {
+		t.Error("Encode accepted a token with a space")
 	}
 }

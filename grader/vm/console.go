@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -45,54 +46,82 @@ var (
 	frameLine = regexp.MustCompile(`^\s*(?:\? )?([A-Za-z_][\w.]*\+0x[0-9a-f]+/0x[0-9a-f]+ \[\w+\])`)
 )
 
-// maxConsole bounds how much of the console is kept, so that a module that
-// floods the kernel log cannot exhaust the host's memory.
-const maxConsole = 4 << 20
+// The console keeps its first consoleHead bytes and its last consoleTail
+// bytes, so that a module that floods the kernel log can neither exhaust
+// the host's memory nor push its own crash report out of sight: what a
+// crash prints comes last.
+const (
+	consoleHead = 1 << 20
+	consoleTail = 1 << 20
+)
 
-// Console collects the guest's console and finds reports in it.
+// Console collects the guest's console and finds reports in it. Positions
+// in it count every byte the guest printed, kept or not.
 type Console struct {
-	mu   sync.Mutex
-	text strings.Builder
+	mu    sync.Mutex
+	head  []byte
+	tail  []byte // the latest bytes past the head, at most 2*consoleTail
+	total int    // bytes printed so far
 }
 
-// Write takes console output as it arrives. Past maxConsole it drops what
-// comes, but says it took it, so that the guest is never held up.
-//
-// TODO: a module that floods the log before it crashes pushes its crash
-// report past the bound, and the report is lost; keep the end of the
-// console as well as its start.
+// Write takes console output as it arrives; it never fails, so that the
+// guest is never held up.
 func (c *Console) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(p)
-	if c.text.Len()+len(p) > maxConsole {
-		p = p[:max(maxConsole-c.text.Len(), 0)]
+	c.total += n
+	if room := consoleHead - len(c.head); room > 0 {
+		k := min(room, len(p))
+		c.head = append(c.head, p[:k]...)
+		p = p[k:]
 	}
-	c.text.Write(p)
+	if len(p) >= consoleTail {
+		c.tail = append(c.tail[:0], p[len(p)-consoleTail:]...)
+		return n, nil
+	}
+	c.tail = append(c.tail, p...)
+	if len(c.tail) > 2*consoleTail {
+		// Slide down now and then rather than on every write.
+		c.tail = append(c.tail[:0], c.tail[len(c.tail)-consoleTail:]...)
+	}
 	return n, nil
 }
 
-// String returns what the console printed so far.
-func (c *Console) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.text.String()
-}
+// String returns what the console printed so far, with a line in place of
+// what was left out in the middle of a flood.
+func (c *Console) String() string { return c.Since(0) }
 
-// Len returns how many bytes the console printed so far.
+// Len returns how many bytes the console printed so far: a position for
+// Since and Reports.
 func (c *Console) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.text.Len()
+	return c.total
+}
+
+// Since returns what the console printed from position offset on, as far
+// as it was kept.
+func (c *Console) Since(offset int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	offset = max(min(offset, c.total), 0)
+	kept := c.tail[max(len(c.tail)-consoleTail, 0):]
+	tailStart := c.total - len(kept)
+	var b strings.Builder
+	if offset < len(c.head) {
+		b.Write(c.head[offset:])
+	}
+	if lost := tailStart - max(offset, len(c.head)); lost > 0 {
+		fmt.Fprintf(&b, "\n[... %d bytes of console output left out ...]\n", lost)
+	}
+	b.Write(kept[max(offset-tailStart, 0):])
+	return b.String()
 }
 
 // Reports returns the reports found in the console output after offset.
 func (c *Console) Reports(offset int) []Report {
-	text := c.String()
-	if offset > len(text) {
-		offset = len(text)
-	}
-	return FindReports(text[offset:])
+	return FindReports(c.Since(offset))
 }
 
 // FindReports returns the kernel reports in console text, in order.

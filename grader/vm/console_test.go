@@ -258,23 +258,52 @@ func TestConsoleBounded(t *testing.T) {
 	if n, err := c.Write(head); n != len(head) || err != nil {
 		t.Fatalf("Write() = %d, %v; want %d, nil", n, err, len(head))
 	}
-
 	flood := bytes.Repeat([]byte("[csse332]: flood\n"), (3<<20)/17)
 	c.Write(flood)
+	mark := c.Len()
 	c.Write(flood)
+	crash := []byte(console(pageFault...))
+	c.Write(crash)
 
-	if c.Len() != maxConsole || len(c.String()) != maxConsole {
-		t.Errorf("Len() = %d after %d bytes, want the bound %d",
-			c.Len(), len(head)+2*len(flood), maxConsole)
+	total := len(head) + 2*len(flood) + len(crash)
+	if c.Len() != total {
+		t.Errorf("Len() = %d, want every byte counted: %d", c.Len(), total)
 	}
-	// The runner keeps offsets from Len(), so what was kept must not move.
+	if n := len(c.String()); n > consoleHead+consoleTail+100 {
+		t.Errorf("String() holds %d bytes, want at most the head and the tail", n)
+	}
 	if !strings.HasPrefix(c.String(), string(head)) {
 		t.Errorf("the console lost its first bytes")
 	}
-	if got := c.Reports(0); len(got) == 0 || !strings.HasPrefix(got[0].Title, "WARNING: ") {
-		t.Errorf("Reports(0) = %+v, want the warning first", got)
+	if !strings.Contains(c.String(), "bytes of console output left out") {
+		t.Errorf("String() does not say that bytes were left out")
 	}
-	if got := c.Reports(maxConsole + 100); len(got) != 0 {
+	got := c.Reports(0)
+	if len(got) < 2 || !strings.HasPrefix(got[0].Title, "WARNING: ") ||
+		!strings.Contains(got[len(got)-1].Title, "page fault") {
+		t.Errorf("Reports(0) = %+v, want the warning first and the crash after the flood last", got)
+	}
+	if got := c.Reports(mark); len(got) != 1 || !strings.Contains(got[0].Title, "page fault") {
+		t.Errorf("Reports(mark) = %+v, want only the crash after the flood", got)
+	}
+	if got := c.Since(c.Len()); got != "" {
+		t.Errorf("Since(Len()) = %q, want nothing", got)
+	}
+	if got := c.Reports(total + 100); len(got) != 0 {
 		t.Errorf("Reports past the end = %+v, want none", got)
+	}
+}
+
+// TestConsoleSmall checks positions when nothing is left out.
+func TestConsoleSmall(t *testing.T) {
+	var c Console
+	c.Write([]byte("one\n"))
+	at := c.Len()
+	c.Write([]byte("two\n"))
+	if got := c.Since(at); got != "two\n" {
+		t.Errorf("Since(%d) = %q, want %q", at, got, "two\n")
+	}
+	if got := c.String(); got != "one\ntwo\n" {
+		t.Errorf("String() = %q", got)
 	}
 }

@@ -4,6 +4,8 @@ package vm
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,6 +63,10 @@ type Guest struct {
 	conn    net.Conn
 	frames  chan *step.Observation
 	seq     int
+	// token is this start's frame token (see package step); noise counts
+	// the lines on the agent's channel that were not its frames.
+	token string
+	noise *atomic.Int64
 	// consoleDone closes when QEMU closes the console, that is when it exits.
 	consoleDone chan struct{}
 }
@@ -121,6 +128,7 @@ func Start(ctx context.Context, cfg *Config, initrd string) (*Guest, error) {
 func (g *Guest) start(ctx context.Context, initrd, incoming string) error {
 	started := time.Now()
 	defer func() { g.Ready = time.Since(started) }()
+	g.token = newToken()
 	conSock := filepath.Join(g.dir, consoleSocket)
 	agentSock := filepath.Join(g.dir, agentSocket)
 	conL, err := net.Listen("unix", conSock)
@@ -156,7 +164,10 @@ func (g *Guest) start(ctx context.Context, initrd, incoming string) error {
 	if err != nil {
 		return g.exitError("connect the agent", err)
 	}
-	go g.readFrames()
+	dec := step.NewDecoder(g.conn)
+	dec.Token = g.token
+	g.noise = &dec.Noise
+	go g.readFrames(dec)
 	if incoming != "" {
 		return g.handshake(ctx, deadline)
 	}
@@ -219,9 +230,8 @@ func (g *Guest) readConsole(c net.Conn) {
 	}
 }
 
-func (g *Guest) readFrames() {
+func (g *Guest) readFrames(dec *step.Decoder) {
 	defer close(g.frames)
-	dec := step.NewDecoder(g.conn)
 	for {
 		o := new(step.Observation)
 		seq, err := dec.Next(o)
@@ -241,7 +251,7 @@ func (g *Guest) readFrames() {
 func (g *Guest) Do(ctx context.Context, s step.Step, timeout time.Duration) (*step.Observation, error) {
 	g.seq++
 	s.Seq = g.seq
-	if err := step.Encode(g.conn, s.Seq, &s); err != nil {
+	if err := step.Encode(g.conn, g.token, s.Seq, &s); err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", s.Op, ErrGone, err)
 	}
 	timer := time.NewTimer(timeout)
@@ -273,7 +283,7 @@ func (g *Guest) DoAll(ctx context.Context, steps []step.Step, timeout time.Durat
 	for _, s := range steps {
 		g.seq++
 		s.Seq = g.seq
-		if err := step.Encode(g.conn, s.Seq, &s); err != nil {
+		if err := step.Encode(g.conn, g.token, s.Seq, &s); err != nil {
 			return nil, fmt.Errorf("%s: %w: %v", s.Op, ErrGone, err)
 		}
 	}
@@ -309,6 +319,23 @@ func (g *Guest) waitConsole() {
 	case <-g.consoleDone:
 	case <-time.After(2 * time.Second):
 	}
+}
+
+// Noise returns how many lines arrived on the agent's channel that were not
+// valid frames of this guest's agent: garbled frames, or something else in
+// the guest (a module) writing to the agent's serial port.
+func (g *Guest) Noise() int64 {
+	if g.noise == nil {
+		return 0
+	}
+	return g.noise.Load()
+}
+
+// newToken returns a fresh frame token: 16 random hex digits.
+func newToken() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Console returns the guest's console output.

@@ -25,6 +25,7 @@ type setupFlags struct {
 	rubric, reference    string
 	kernel, kdir         string
 	qemu, accel, busybox string
+	agent                string
 	verbose              bool
 }
 
@@ -36,6 +37,7 @@ func (s *setupFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.qemu, "qemu", "qemu-system-x86_64", "the QEMU `executable`")
 	fs.StringVar(&s.accel, "accel", "auto", "run guests under `kvm`, tcg, or auto: KVM if a guest boots under it")
 	fs.StringVar(&s.busybox, "busybox", "/bin/busybox", "a static busybox `executable` for shell checks")
+	fs.StringVar(&s.agent, "agent", "", "a prebuilt guest agent `executable` (default: build it from the grader's source)")
 	fs.BoolVar(&s.verbose, "v", false, "log each step, and the make and QEMU command lines")
 }
 
@@ -70,6 +72,7 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jobs := fs.Int("jobs", runtime.NumCPU(), "grade `n` submissions at once")
 	resultsDir := fs.String("results", "results", "save each submission's result in `folder`")
 	regrade := fs.Bool("regrade", false, "grade again submissions whose saved result is up to date")
+	shardFlag := fs.String("shard", "", "grade only shard `I/N` of the class (default: a Slurm array task's own, else all)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: grader grade [flags] SUBMISSION...\n\nGrades each submission against "+
 			"the rubric, next to the reference, and prints a table. A SUBMISSION is a folder\nwith a "+
@@ -89,6 +92,10 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *jobs < 1 {
 		return fmt.Errorf("%w: --jobs must be at least 1", errUsage)
 	}
+	shard, err := submission.ParseShard(*shardFlag)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	for _, a := range args {
 		if _, err := os.Stat(a); err != nil {
 			return fmt.Errorf("submission %w", err)
@@ -104,6 +111,11 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	subs, err := gather(args, g.Workdir())
 	if err != nil {
 		return err
+	}
+	if !shard.Whole() {
+		total := len(subs)
+		subs = shard.Of(subs)
+		log.printf("shard %s: %d of the class's %d submissions", shard, len(subs), total)
 	}
 	refDir := setup.reference
 	if refDir == "" {
@@ -226,7 +238,7 @@ func (s *setupFlags) load(log *logger) (*rubric.Rubric, *kernel.Kernel, error) {
 // config is the grader's configuration from the flags.
 func (s *setupFlags) config(rb *rubric.Rubric, k *kernel.Kernel, log *logger) *grade.Config {
 	return &grade.Config{Rubric: rb, Kernel: k, QEMU: s.qemu, Accel: s.accel, Busybox: s.busybox,
-		Log: log.verbosef}
+		Agent: s.agent, Log: log.verbosef}
 }
 
 // open loads the rubric, finds the kernel and prepares a grader.

@@ -21,6 +21,7 @@ import (
 const usage = `usage:
   grader grade [flags] SUBMISSION...   grade submission folders or Moodle zips; print a table
   grader report [flags]                print the table of saved results again, and export them
+  grader slurm [flags] SUBMISSION...   grade a class as a Slurm array job, one shard per task
   grader check [flags] [DIR]           a student's self-check of the module in DIR
   grader rubric --record [-o FILE]     record the reference's observations for grader check
   grader doctor [flags]                say what grading needs and what is missing
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = checkCmd(ctx, args[1:], stdout, stderr)
 	case "rubric":
 		err = rubricCmd(ctx, args[1:], stdout, stderr)
+	case "slurm":
+		err = slurmCmd(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		err = doctorCmd(ctx, args[1:], stdout, stderr)
 	case "bench":

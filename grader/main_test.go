@@ -47,6 +47,22 @@ func TestScriptsVM(t *testing.T) {
 	testscript.Run(t, p)
 }
 
+// TestSlurm grades a class as an array job on a real single-node Slurm
+// cluster, started for the test, and compares it with a local run.
+func TestSlurm(t *testing.T) {
+	k := vmtest.Require(t)
+	conf := vmtest.RequireSlurm(t)
+	p := scriptParams("testdata/slurm")
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		env.Setenv("KERNEL_IMAGE", k.Image)
+		env.Setenv("KERNEL_HEADERS", k.Headers)
+		env.Setenv("SLURM_CONF", conf)
+		return setup(env)
+	}
+	testscript.Run(t, p)
+}
+
 // scriptParams gives the scripts the repository as $REPO, and what the go
 // command and the grader's cache need, since testscript empties HOME.
 func scriptParams(dir string) testscript.Params {

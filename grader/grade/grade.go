@@ -36,6 +36,9 @@ type Config struct {
 	Accel string
 	// Busybox is a static busybox for the rubric's shell checks.
 	Busybox string
+	// Agent is a prebuilt guest agent executable; when empty, New builds one
+	// from the grader's source.
+	Agent string
 	// ColdBoots boots every guest from scratch instead of restoring a saved,
 	// booted one: the straightforward path, slower and otherwise the same.
 	ColdBoots bool
@@ -81,7 +84,10 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 		return nil, err
 	}
 	g := &Grader{cfg: cfg, work: work, plan: cfg.Rubric.Plan()}
-	agent, err := vm.BuildAgent(work)
+	agent := cfg.Agent
+	if agent == "" {
+		agent, err = vm.BuildAgent(work)
+	}
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -97,7 +103,7 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 	g.vm = &vm.Config{QEMU: cfg.QEMU, Kernel: cfg.Kernel.Image, Accel: cfg.Accel, MemoryMB: 256,
 		BootTimeout: cfg.Rubric.BootTimeout, Log: cfg.Log}
 	g.build = &build.Config{Headers: cfg.Kernel.Headers, Release: cfg.Kernel.Release,
-		ProcOpsCompat: cfg.Rubric.ProcOpsCompat, Timeout: 2 * time.Minute, MemoryMB: 4096, Log: cfg.Log}
+		ProcOpsCompat: cfg.Rubric.ProcOpsCompat, Timeout: cfg.Rubric.BuildTimeout, MemoryMB: 4096, Log: cfg.Log}
 	if g.vm.Accel == "auto" || g.vm.Accel == "" {
 		accel, why := vm.ChooseAccel(ctx, g.vm, g.initrd)
 		g.cfg.logf("guests run under %s: %s", accel, why)

@@ -78,6 +78,15 @@ func (s *Store) Load(id string) (*grade.Result, error) {
 	return &r, nil
 }
 
+// Delete removes the result of id, if there is one.
+func (s *Store) Delete(id string) error {
+	err := os.Remove(s.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // All reads every result in the store, sorted by id.
 func (s *Store) All() ([]*grade.Result, error) {
 	files, err := filepath.Glob(filepath.Join(s.Dir, "*.json"))

@@ -36,10 +36,12 @@ type Rubric struct {
 	// grader's default (or its --kernel and --kdir flags).
 	KernelImage   string
 	KernelHeaders string
-	// StepTimeout bounds each step in the guest; BootTimeout each boot.
-	StepTimeout time.Duration
-	BootTimeout time.Duration
-	Items       []*Item
+	// StepTimeout bounds each step in the guest; BootTimeout each boot;
+	// BuildTimeout each submission's build.
+	StepTimeout  time.Duration
+	BootTimeout  time.Duration
+	BuildTimeout time.Duration
+	Items        []*Item
 }
 
 // Item is one line of the rubric: points for a feature.
@@ -155,7 +157,8 @@ func (p *parser) rubric(n *yaml.Node) (*Rubric, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Rubric{Path: p.file, StepTimeout: 20 * time.Second, BootTimeout: 120 * time.Second}
+	r := &Rubric{Path: p.file, StepTimeout: 20 * time.Second, BootTimeout: 120 * time.Second,
+		BuildTimeout: 120 * time.Second}
 	if err := p.decode(f, "name", &r.Name); err != nil {
 		return nil, err
 	}
@@ -212,11 +215,12 @@ func (p *parser) rubric(n *yaml.Node) (*Rubric, error) {
 }
 
 func (p *parser) timeouts(n *yaml.Node, r *Rubric) error {
-	f, err := p.fields(n, "timeouts", "step_seconds", "boot_seconds")
+	f, err := p.fields(n, "timeouts", "step_seconds", "boot_seconds", "build_seconds")
 	if err != nil {
 		return err
 	}
-	for key, dst := range map[string]*time.Duration{"step_seconds": &r.StepTimeout, "boot_seconds": &r.BootTimeout} {
+	for key, dst := range map[string]*time.Duration{"step_seconds": &r.StepTimeout,
+		"boot_seconds": &r.BootTimeout, "build_seconds": &r.BuildTimeout} {
 		var secs float64
 		if err := p.decode(f, key, &secs); err != nil {
 			return err

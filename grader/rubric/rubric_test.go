@@ -75,8 +75,8 @@ func TestMilestone1Settings(t *testing.T) {
 	if r.Name != "milestone1" {
 		t.Errorf("Name = %q, want milestone1", r.Name)
 	}
-	if r.StepTimeout != 20*time.Second || r.BootTimeout != 120*time.Second {
-		t.Errorf("timeouts = %v, %v; want 20s, 2m0s", r.StepTimeout, r.BootTimeout)
+	if r.StepTimeout != 20*time.Second || r.BootTimeout != 120*time.Second || r.BuildTimeout != 120*time.Second {
+		t.Errorf("timeouts = %v, %v, %v; want 20s, 2m0s, 2m0s", r.StepTimeout, r.BootTimeout, r.BuildTimeout)
 	}
 	if want := filepath.Join("..", "..", "reference"); r.Reference != want {
 		t.Errorf("Reference = %q, want %q (next to the rubric's folder)", r.Reference, want)

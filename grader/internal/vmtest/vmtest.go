@@ -43,3 +43,44 @@ func Root() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
+
+// RequireSlurm starts a single-node Slurm cluster on this machine for the
+// test (scripts/slurm-cluster.sh, from Debian's packages), stops it when
+// the test ends, and returns its slurm.conf. Like Require, it skips when
+// Slurm is not installed, and fails under CI.
+func RequireSlurm(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Slurm cluster; not under -short")
+	}
+	stop := t.Skipf
+	if os.Getenv("CI") != "" {
+		stop = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		stop("this test starts a Slurm cluster's daemons, which needs root")
+	}
+	for _, exe := range []string{"sbatch", "slurmctld", "slurmd", "munged"} {
+		if _, err := exec.LookPath(exe); err != nil {
+			stop("this test starts a Slurm cluster and needs %s: run scripts/slurm-cluster.sh install (%v)", exe, err)
+		}
+	}
+	script := filepath.Join(Root(), "scripts", "slurm-cluster.sh")
+	// Not t.TempDir: munge wants every folder above its socket searchable
+	// by all, and t.TempDir's parent is private.
+	dir, err := os.MkdirTemp("", "kmodgrade-slurm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if out, err := exec.Command(script, "start", dir).CombinedOutput(); err != nil {
+		exec.Command(script, "stop", dir).Run()
+		t.Fatalf("failed to start a Slurm cluster: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(script, "stop", dir).CombinedOutput(); err != nil {
+			t.Errorf("failed to stop the Slurm cluster: %v\n%s", err, out)
+		}
+	})
+	return filepath.Join(dir, "slurm.conf")
+}

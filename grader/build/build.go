@@ -100,7 +100,11 @@ func prepare(cfg *Config, src, scratch, dir string) (*Spec, error) {
 	for _, o := range spec.Objects {
 		c := strings.TrimSuffix(o, ".o") + ".c"
 		if _, err := os.Stat(filepath.Join(scratch, c)); err != nil {
-			return nil, &Error{Reason: fmt.Sprintf("%s names %s, but there is no %s", spec.From, o, c)}
+			reason := fmt.Sprintf("%s names %s, but there is no %s", spec.From, o, c)
+			if ko, _ := filepath.Glob(filepath.Join(src, "*.ko")); len(ko) > 0 {
+				reason += " (a prebuilt .ko is not graded: submit the module's sources)"
+			}
+			return nil, &Error{Reason: reason}
 		}
 	}
 	return spec, nil
@@ -234,7 +238,8 @@ func run(ctx context.Context, cfg *Config, scratch string, many bool) (string, e
 	case <-time.After(cfg.Timeout):
 		c.Stop()
 		st = <-statusC
-		return strings.Join(st.Stdout, "\n"), fmt.Errorf("the build did not finish within %v", cfg.Timeout)
+		return strings.Join(st.Stdout, "\n"), fmt.Errorf("the build did not finish within %v "+
+			"(a compile that never ends, or one that the preprocessor blows up?)", cfg.Timeout)
 	case <-ctx.Done():
 		c.Stop()
 		<-statusC

@@ -75,6 +75,10 @@ func (c *Memory) Judge(id string, sub, ref *Evidence) Verdict {
 			strings.Join(total.doubleFrees, "; "), note)
 	case len(total.leaks) > 0:
 		return failf("%s%s", describeLeaks(total.leaks), note)
+	case total.allocs < c.MinAllocations && len(skipped) > 0:
+		return failf("the module's memory use could not be checked: the runs that finished made %d "+
+			"kmalloc calls where at least %d are expected, and %s did not finish (the other items say why)",
+			total.allocs, c.MinAllocations, strings.Join(skipped, ", "))
 	case total.allocs < c.MinAllocations:
 		return failf("the module made %d kmalloc calls, and the assignment asks for at least %d "+
 			"(allocate the array with kmalloc or kzalloc, and free it)%s",

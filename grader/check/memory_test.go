@@ -123,6 +123,16 @@ func TestMemory(t *testing.T) {
 			phrase: "all 1 allocations were freed once (checked in 1 of 3 runs; not in read-broken, read-oops, which did not finish)",
 		},
 		{
+			name: "the runs that allocate did not finish",
+			runs: map[string]traced{
+				"lifecycle":       {},
+				"write-in-bounds": {failure: "the kernel was tainted (flags B) while writing"},
+			},
+			min: 1,
+			phrase: "the module's memory use could not be checked: the runs that finished made 0 kmalloc " +
+				"calls where at least 1 are expected, and write-in-bounds did not finish",
+		},
+		{
 			name: "no run finished",
 			runs: map[string]traced{
 				"lifecycle": {failure: "the kernel crashed while loading the module"},

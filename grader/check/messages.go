@@ -46,6 +46,11 @@ func (c *ExitMessage) Judge(id string, sub, ref *Evidence) Verdict {
 		return failf("%s", why)
 	}
 	if o.Errno != "" {
+		if o.Errno == "EAGAIN" || o.Errno == "EBUSY" {
+			return failf("rmmod failed with %s: the module is still in use, so it could not be unloaded "+
+				"(a try_module_get or __module_get without its module_put, or a file of the module "+
+				"left open?)", o.Errno)
+		}
 		return failf("rmmod failed with %s (%s): the module could not be unloaded", o.Errno, o.Error)
 	}
 	want := expectedLines(c.Message, ref, RmmodKey(LifecycleRun))

@@ -98,7 +98,7 @@ func TestExitMessage(t *testing.T) {
 				e.Obs[rmmod] = &step.Observation{Op: step.OpRmmod, Errno: "EBUSY",
 					Error: "delete_module: device or resource busy"}
 			},
-			phrase: "rmmod failed with EBUSY (delete_module: device or resource busy)",
+			phrase: "rmmod failed with EBUSY: the module is still in use",
 		},
 		{
 			name:   "module did not load",

@@ -9,6 +9,7 @@ import (
 
 	"kmodgrade/grader/build"
 	"kmodgrade/grader/check"
+	"kmodgrade/grader/kmod"
 	"kmodgrade/grader/step"
 	"kmodgrade/grader/vm"
 )
@@ -159,12 +160,18 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 	switch {
 	case err == nil:
 		reports = vm.FindReports(strings.Join(o.Kmsg, "\n"))
+		if len(reports) == 0 && o.Tainted&^allowedTaint != 0 && r.guest != nil {
+			// Tainted, with no report in this step's log: the report may
+			// have come with an earlier step, still on the console.
+			reports = r.guest.Console().Reports(console)
+		}
 	case r.guest != nil:
 		reports = r.guest.Console().Reports(console)
 	}
 	what := describe(s)
 	if len(reports) > 0 {
 		reports[0].ModuleFrame = r.where(reports[0].ModuleFrame)
+		reports[0].Title = kmod.StripSandbox(reports[0].Title)
 	}
 	if err != nil && r.guest != nil && r.guest.Noise() > 0 {
 		// Lines on the agent's channel that are not its frames mean that
@@ -186,7 +193,8 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 	case len(reports) > 0:
 		return fmt.Sprintf("the kernel reported a problem while %s: %s", what, reports[0].Summary())
 	case o.Tainted&^allowedTaint != 0:
-		return fmt.Sprintf("the kernel was tainted (flags %s) while %s", taintFlags(o.Tainted&^allowedTaint), what)
+		return fmt.Sprintf("the kernel was tainted (flags %s) while %s%s", taintFlags(o.Tainted&^allowedTaint),
+			what, taintMeaning(o.Tainted&^allowedTaint))
 	}
 	return ""
 }
@@ -257,6 +265,32 @@ func taintFlags(t uint64) string {
 		}
 	}
 	return b.String()
+}
+
+// taintMeanings say what the taint flags a module can cause mean.
+var taintMeanings = []struct {
+	bit  uint
+	text string
+}{
+	{5, "bad page or slab state: the module corrupted memory (a write after kfree, a double kfree, " +
+		"or a write past the end of an allocation)"},
+	{7, "the kernel died (an oops)"},
+	{9, "the kernel printed a warning"},
+	{14, "a CPU was stuck in the kernel (a soft lockup)"},
+}
+
+// taintMeaning explains taint flags for a student, or is "".
+func taintMeaning(t uint64) string {
+	var parts []string
+	for _, m := range taintMeanings {
+		if t&(1<<m.bit) != 0 {
+			parts = append(parts, m.text)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, "; ")
 }
 
 // tail returns the last n lines of text.

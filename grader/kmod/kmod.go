@@ -138,6 +138,16 @@ func (k *File) function(p Place) string {
 // are given to students without it, as their own file names.
 var sandboxPrefix = regexp.MustCompile(`^/build/(?:[0-9a-f]{32}/)?`)
 
+// sandboxPaths finds the sandbox's folder inside text, such as a report's
+// "kernel BUG at /build/project.c:57!".
+var sandboxPaths = regexp.MustCompile(`/build/(?:[0-9a-f]{32}/)?`)
+
+// StripSandbox removes the build sandbox's folder from the paths in text,
+// so that a student reads their own file names.
+func StripSandbox(text string) string {
+	return sandboxPaths.ReplaceAllString(text, "")
+}
+
 // addr2line asks binutils for the source of an offset in a section. With
 // inlining, the outermost frame is the one in the student's own code (the
 // innermost is often a kernel header such as slab.h).

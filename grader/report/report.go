@@ -62,7 +62,9 @@ func Details(w io.Writer, results []*grade.Result) {
 		}
 		if res.Status == grade.StatusBuildFailed {
 			fmt.Fprintf(w, "  %s\n", res.Items[0].Checks[0].Message)
-			fmt.Fprintf(w, "%s\n", indent(res.Build, "    | "))
+			if strings.TrimSpace(res.Build) != "" {
+				fmt.Fprintf(w, "%s\n", indent(res.Build, "    | "))
+			}
 			continue
 		}
 		for _, it := range res.Items {

@@ -27,6 +27,7 @@ type Report struct {
 // can no longer be trusted. They are matched after the "[  1.23] " timestamp.
 var reportStarts = regexp.MustCompile(`^(` + strings.Join([]string{
 	`BUG: `,
+	`BUG [\w.-]+ \((?:Not tainted|Tainted: [^)]*)\): `, // slub_debug: "BUG kmalloc-16 (Tainted: G): Poison overwritten"
 	`kernel BUG at `,
 	`Oops: `,
 	`general protection fault`,
@@ -42,7 +43,9 @@ var reportStarts = regexp.MustCompile(`^(` + strings.Join([]string{
 
 var (
 	timestamp = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
-	ripLine   = regexp.MustCompile(`RIP: [0-9a-f]{4}:(\S+(?: \[\S+\])?)`)
+	// Only the kernel's code segment: a report also shows the user-space
+	// RIP of the task that was running (RIP: 0033:0x487339).
+	ripLine   = regexp.MustCompile(`RIP: 0010:(\S+(?: \[\S+\])?)`)
 	frameLine = regexp.MustCompile(`^\s*(?:\? )?([A-Za-z_][\w.]*\+0x[0-9a-f]+/0x[0-9a-f]+ \[\w+\])`)
 )
 
@@ -168,10 +171,14 @@ func FindReports(text string) []Report {
 // module's function that led there.
 func (r Report) Summary() string {
 	s := r.Title
-	if r.Function != "" {
+	switch {
+	case r.Function != "" && strings.HasPrefix(r.ModuleFrame, r.Function):
+		// The module's own function, perhaps with its file and line added.
+		return s + " in " + r.ModuleFrame
+	case r.Function != "":
 		s += " in " + r.Function
 	}
-	if r.ModuleFrame != "" && r.ModuleFrame != r.Function {
+	if r.ModuleFrame != "" {
 		s += ", called from " + r.ModuleFrame
 	}
 	return s

@@ -237,6 +237,14 @@ func TestSummary(t *testing.T) {
 				"in csse332_write+0x40/0x120 [project]",
 		},
 		{
+			name: "in the module itself, with its line",
+			r: Report{Title: "watchdog: BUG: soft lockup - CPU#0 stuck for 6s! [init:81]",
+				Function:    "csse_init+0x1d/0x1000 [project]",
+				ModuleFrame: "csse_init+0x1d/0x1000 [project] (project.c:88)"},
+			want: "watchdog: BUG: soft lockup - CPU#0 stuck for 6s! [init:81] " +
+				"in csse_init+0x1d/0x1000 [project] (project.c:88)",
+		},
+		{
 			name: "module frame without a RIP",
 			r: Report{Title: "WARNING: CPU: 0 PID: 1 at x",
 				ModuleFrame: "csse332_init+0x1d/0x30 [project]"},

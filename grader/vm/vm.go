@@ -103,9 +103,17 @@ const (
 // the host looks for crash reports. An oops panics and a panic powers the
 // guest off at once (with -no-reboot): an oops in one thread of the agent
 // would otherwise leave the rest of it waiting forever.
+//
+// A module that spins in the kernel (a soft lockup, reported after twice
+// watchdog_thresh seconds) or blocks a task for the hung-task timeout
+// panics the guest too, so that the student reads where it was stuck
+// rather than that a step timed out. slub_debug checks and poisons the
+// kmalloc caches, so that a write after kfree or a double kfree is caught
+// when it happens or at the next allocation, not silently survived.
 var KernelArgs = []string{
 	"console=ttyS0", "oops=panic", "panic=-1", "loglevel=5", "mitigations=off",
-	"rdinit=" + AgentPath, "hung_task_timeout_secs=5",
+	"rdinit=" + AgentPath, "sysctl.kernel.hung_task_timeout_secs=5", "hung_task_panic=1",
+	"watchdog_thresh=2", "softlockup_panic=1", "slub_debug=FZP,kmalloc-*",
 }
 
 // Start boots a guest from initrd and waits for its agent to say hello.

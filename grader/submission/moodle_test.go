@@ -5,11 +5,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // file is one entry of a zip or tar built for a test: a name ending in "/"
@@ -20,6 +22,8 @@ type file struct {
 	// zeros, when set, makes the body that many zero bytes, which deflate
 	// to almost nothing: an archive bomb.
 	zeros int64
+	// link, when set, makes the entry a symbolic link to it (tar only).
+	link string
 }
 
 type zeroReader struct{}
@@ -59,6 +63,9 @@ func tarGzOf(t *testing.T, files ...file) []byte {
 	tw := tar.NewWriter(zw)
 	for _, f := range files {
 		h := &tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}
+		if f.link != "" {
+			h = &tar.Header{Name: f.name, Mode: 0o777, Linkname: f.link, Typeflag: tar.TypeSymlink}
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
@@ -350,6 +357,81 @@ func TestSlug(t *testing.T) {
 			if got := slug(tt.name); got != tt.want {
 				t.Errorf("slug(%q) = %q, want %q", tt.name, got, tt.want)
 			}
+		})
+	}
+}
+
+// TestFromMoodleZipHostileUploads unpacks a class whose uploads try to
+// escape their folder or exhaust the grader, and checks that each student
+// is graded or refused alone, and that nothing lands outside the folder.
+func TestFromMoodleZipHostileUploads(t *testing.T) {
+	const (
+		escape = "Eve Escape_200_assignsubmission_file"
+		link   = "Sym Link_201_assignsubmission_file"
+		many   = "Many Files_202_assignsubmission_file"
+		utf    = "Non Utf_203_assignsubmission_file"
+	)
+	var thousands []file
+	for i := range 3000 {
+		thousands = append(thousands, file{name: fmt.Sprintf("project/f%04d.c", i), body: source})
+	}
+	zipPath := writeClassZip(t,
+		file{name: escape + "/project.zip", body: zipOf(t,
+			file{name: "../../../escaped.c", body: source},
+			file{name: "/tmp/absolute.c", body: source},
+			file{name: "project/Makefile", body: makefile},
+			file{name: "project/project.c", body: source})},
+		file{name: link + "/project.tar.gz", body: tarGzOf(t,
+			file{name: "project/Makefile", body: makefile},
+			file{name: "project/project.c", link: "/etc/shadow"},
+			file{name: "project/up", link: "../../.."})},
+		file{name: many + "/project.zip", body: zipOf(t, thousands...)},
+		file{name: utf + "/project.zip", body: zipOf(t,
+			file{name: "project/Makefile", body: makefile},
+			file{name: "project/proj\xff\xfe.c", body: source})},
+	)
+	root := t.TempDir()
+	dir := filepath.Join(root, "class")
+
+	subs, err := FromMoodleZip(zipPath, dir)
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSubs(t, filepath.Join(dir, "download"), subs, []wantSub{
+		{id: "Eve_Escape_200", name: "Eve Escape", participant: "200",
+			path: escape + "/project.unpacked/project", has: []string{"Makefile", "project.c"}},
+		{id: "Many_Files_202", name: "Many Files", participant: "202", problem: "files"},
+		{id: "Non_Utf_203", name: "Non Utf", participant: "203",
+			path: utf + "/project.unpacked/project", has: []string{"Makefile"}},
+		{id: "Sym_Link_201", name: "Sym Link", participant: "201",
+			path: link + "/project.unpacked/project", has: []string{"Makefile"}},
+	})
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "class" {
+		t.Errorf("unpacking wrote next to its folder: %v", entries)
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && (d.Name() == "escaped.c" || d.Name() == "absolute.c") {
+			t.Errorf("an entry that escapes its folder was unpacked as %s", p)
+		}
+		return nil
+	})
+	for _, s := range subs {
+		if s.Path == "" {
+			continue
+		}
+		filepath.WalkDir(s.Path, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type()&os.ModeSymlink != 0 {
+				t.Errorf("%s is a symbolic link", p)
+			}
+			if err == nil && !utf8.ValidString(d.Name()) {
+				t.Errorf("%q is not valid UTF-8", p)
+			}
+			return nil
 		})
 	}
 }

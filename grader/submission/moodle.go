@@ -158,8 +158,8 @@ func groupStudents(raw string) ([]*student, error) {
 			return nil, err
 		}
 		file := m[4]
-		if file == "" {
-			file = "upload"
+		if file == "" || file == "." || file == ".." {
+			file = "upload" // a name that is not a file's name
 		}
 		if err := os.Rename(filepath.Join(raw, e.Name()), filepath.Join(folder, file)); err != nil {
 			return nil, err

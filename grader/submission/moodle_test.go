@@ -435,3 +435,25 @@ func TestFromMoodleZipHostileUploads(t *testing.T) {
 		})
 	}
 }
+
+// TestFromMoodleZipFlatDotNames checks that a loose file whose own name is
+// "." or ".." costs only its student an upload, not the class its grading.
+func TestFromMoodleZipFlatDotNames(t *testing.T) {
+	zipPath := writeClassZip(t,
+		file{name: "Ada Lovelace_100_assignsubmission_file_..", body: source},
+		file{name: "Alan Turing_101_assignsubmission_file_.", body: source},
+		file{name: "Grace Hopper_102_assignsubmission_file_m.c", body: source},
+	)
+	subs, err := FromMoodleZip(zipPath, t.TempDir())
+	if err != nil {
+		t.Fatalf("FromMoodleZip: %v", err)
+	}
+	if len(subs) != 3 {
+		t.Fatalf("got %d submissions, want 3", len(subs))
+	}
+	for _, s := range subs {
+		if s.ID == "Grace_Hopper_102" && s.Problem != "" {
+			t.Errorf("Grace Hopper's upload: %s", s.Problem)
+		}
+	}
+}

@@ -72,6 +72,7 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jobs := fs.Int("jobs", runtime.NumCPU(), "grade `n` submissions at once")
 	resultsDir := fs.String("results", "results", "save each submission's result in `folder`")
 	regrade := fs.Bool("regrade", false, "grade again submissions whose saved result is up to date")
+	gradescope := fs.String("gradescope", "", "write Gradescope's results.json for the one submission graded to `file`")
 	shardFlag := fs.String("shard", "", "grade only shard `I/N` of the class (default: a Slurm array task's own, else all)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: grader grade [flags] SUBMISSION...\n\nGrades each submission against "+
@@ -92,6 +93,9 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *jobs < 1 {
 		return fmt.Errorf("%w: --jobs must be at least 1", errUsage)
 	}
+	if *gradescope != "" && len(args) > 1 {
+		return fmt.Errorf("%w: --gradescope writes one submission's results; %d were given", errUsage, len(args))
+	}
 	shard, err := submission.ParseShard(*shardFlag)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -111,6 +115,9 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	subs, err := gather(args, g.Workdir())
 	if err != nil {
 		return err
+	}
+	if *gradescope != "" && len(subs) != 1 {
+		return fmt.Errorf("%w: --gradescope writes one submission's results; %d were given", errUsage, len(subs))
 	}
 	if !shard.Whole() {
 		total := len(subs)
@@ -151,6 +158,13 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	report.Details(stdout, res)
 	report.Summary(stdout, res)
+	if *gradescope != "" {
+		took := res[0].Timing.Total()
+		err := writeFile(*gradescope, func(f *os.File) error { return report.Gradescope(f, res[0], took) })
+		if err != nil {
+			return err
+		}
+	}
 	return exp.write(rb.Name, res, log)
 }
 

@@ -126,3 +126,6 @@ type Timing struct {
 	// GuestsStarted counts the guests: one, and one more after each crash.
 	GuestsStarted int `json:"guests_started"`
 }
+
+// Total is the time the submission took to grade.
+func (t Timing) Total() time.Duration { return t.Build + t.Guests + t.Steps + t.Judge }

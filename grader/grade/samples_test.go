@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -57,6 +58,22 @@ func TestSamples(t *testing.T) {
 		t.Fatalf("reference scored %g, want 120", ref.Score)
 	}
 
+	// A student's self-check grades against the reference's recorded
+	// expectations, without its source: it must give the same grades.
+	e, err := g.Expectations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := grade.New(ctx, &grade.Config{Rubric: rb, Kernel: k, QEMU: "qemu-system-x86_64",
+		Accel: "auto", Busybox: "/bin/busybox", Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	if err := self.UseExpectations(e); err != nil {
+		t.Fatal(err)
+	}
+
 	subs, err := submission.FromFolders(folders)
 	if err != nil {
 		t.Fatal(err)
@@ -69,9 +86,38 @@ func TestSamples(t *testing.T) {
 			}
 			res := g.Grade(ctx, sub)
 			checkResult(t, rb, res, exp)
+			sameGrade(t, res, self.Grade(ctx, sub))
 		})
 	}
 }
+
+// sameGrade fails unless a self-check's result gives every item the same
+// points, with the same messages, as the instructor's.
+func sameGrade(t *testing.T, instructor, self *grade.Result) {
+	t.Helper()
+	if self.Score != instructor.Score || self.Status != instructor.Status {
+		t.Errorf("self-check: %g (%s), instructor: %g (%s)", self.Score, self.Status,
+			instructor.Score, instructor.Status)
+	}
+	for i, it := range instructor.Items {
+		if i >= len(self.Items) || self.Items[i].Score != it.Score {
+			t.Errorf("item %s: the self-check's points differ from the instructor's %g", it.Name, it.Score)
+			continue
+		}
+		for j, c := range it.Checks {
+			if sc := self.Items[i].Checks[j]; maskAddresses(sc.Message) != maskAddresses(c.Message) {
+				t.Errorf("item %s: self-check says %q\ninstructor says %q", it.Name, sc.Message, c.Message)
+			}
+		}
+	}
+}
+
+// maskAddresses hides what differs from one crash to the next.
+func maskAddresses(s string) string {
+	return hexNumber.ReplaceAllString(s, "X")
+}
+
+var hexNumber = regexp.MustCompile(`(0x)?[0-9a-f]{8,}|stuck for \d+s|init:\d+`)
 
 func checkResult(t *testing.T, rb *rubric.Rubric, res *grade.Result, exp expectation) {
 	t.Helper()

@@ -121,6 +121,11 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	start := time.Now()
 	res, err := selfCheck(ctx, &setup, *expFile, dir, stderr)
 	if err != nil {
+		if *gradescope != "" {
+			writeFile(*gradescope, func(f *os.File) error {
+				return report.GradescopeFailure(f, err, time.Since(start))
+			})
+		}
 		return &exitStatus{code: 2, err: err}
 	}
 	fmt.Fprint(stdout, report.Feedback(res))
@@ -149,9 +154,8 @@ func selfCheck(ctx context.Context, setup *setupFlags, expFile, dir string, stde
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("%s: %w", expFile, err)
 	}
-	subs, err := submission.FromFolders([]string{dir})
-	if err != nil {
-		return nil, err
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s: not a folder with a module's sources", dir)
 	}
 	log := &logger{w: stderr, verbose: setup.verbose}
 	_, g, err := setup.open(ctx, log)
@@ -159,6 +163,10 @@ func selfCheck(ctx context.Context, setup *setupFlags, expFile, dir string, stde
 		return nil, err
 	}
 	defer g.Close()
+	sub, err := submission.FromUpload(dir, g.Workdir())
+	if err != nil {
+		return nil, err
+	}
 	if err := g.UseExpectations(&e); err != nil {
 		return nil, err
 	}
@@ -166,7 +174,7 @@ func selfCheck(ctx context.Context, setup *setupFlags, expFile, dir string, stde
 		log.warnf("the expectations were recorded on kernel %s and this check runs %s: messages the "+
 			"kernel itself prints may differ", e.Kernel, g.Kernel().Release)
 	}
-	res := g.Grade(ctx, subs[0])
+	res := g.Grade(ctx, sub)
 	if res.Status == grade.StatusError {
 		return nil, errors.New(res.Error)
 	}

@@ -59,3 +59,15 @@ func Gradescope(w io.Writer, r *grade.Result, took time.Duration) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
+
+// GradescopeFailure writes the results.json of a submission the autograder
+// could not grade at all (QEMU or the kernel missing, say): score 0, and an
+// output that tells the student the fault is not theirs.
+func GradescopeFailure(w io.Writer, reason error, took time.Duration) error {
+	out := gradescopeResults{ExecutionTime: int(math.Ceil(took.Seconds())), Tests: []gradescopeTest{},
+		Output: "The autograder could not grade this submission; this is a problem with the " +
+			"autograder, not with your work, and your instructor can see it:\n" + reason.Error()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

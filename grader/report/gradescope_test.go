@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,28 @@ func TestGradescope(t *testing.T) {
 	}
 	if !strings.Contains(fail.String(), "did not build") || !strings.Contains(fail.String(), "m.c:3: error: x") {
 		t.Errorf("a build failure's output lacks the reason and the compiler's messages:\n%s", fail.String())
+	}
+}
+
+// TestGradescopeFailure checks the results.json of a submission that could
+// not be graded: valid, scored 0, and saying why.
+func TestGradescopeFailure(t *testing.T) {
+	var b bytes.Buffer
+	if err := GradescopeFailure(&b, errors.New("qemu-system-x86_64: not found"), 1500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["score"] != 0.0 || doc["execution_time"] != 2.0 {
+		t.Errorf("score %v, execution_time %v; want 0 and 2", doc["score"], doc["execution_time"])
+	}
+	if tests, ok := doc["tests"].([]any); !ok || len(tests) != 0 {
+		t.Errorf("tests = %v, want an empty list", doc["tests"])
+	}
+	if out, _ := doc["output"].(string); !strings.Contains(out, "not with your work") ||
+		!strings.Contains(out, "qemu-system-x86_64: not found") {
+		t.Errorf("output = %q", out)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"kmodgrade/grader/grade"
 	"kmodgrade/grader/report"
 	"kmodgrade/grader/submission"
@@ -101,6 +103,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	setup.register(fs)
 	expFile := fs.String("expectations", "", "the recorded expectations `file` (default: <rubric>.expected.json)")
 	gradescope := fs.String("gradescope", "", "also write Gradescope's results.json to `file`")
+	color := fs.String("color", "auto", "colour the output: `auto` (on a terminal, unless NO_COLOR is set), always, never")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: grader check [flags] [DIR]\n\nGrades the module in DIR (default: "+
 			"this folder) as the instructor will, against the\nrecorded expectations of the rubric. "+
@@ -113,6 +116,9 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(rest) > 1 {
 		return fmt.Errorf("%w: check takes one folder", errUsage)
+	}
+	if *color != "auto" && *color != "always" && *color != "never" {
+		return fmt.Errorf("%w: --color is auto, always or never", errUsage)
 	}
 	dir := "."
 	if len(rest) == 1 {
@@ -128,7 +134,11 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return &exitStatus{code: 2, err: err}
 	}
-	fmt.Fprint(stdout, report.Feedback(res))
+	text := report.Feedback(res)
+	if useColor(*color, stdout) {
+		text = report.Colorize(text)
+	}
+	fmt.Fprint(stdout, text)
 	if *gradescope != "" {
 		err := writeFile(*gradescope, func(f *os.File) error { return report.Gradescope(f, res, time.Since(start)) })
 		if err != nil {
@@ -179,4 +189,17 @@ func selfCheck(ctx context.Context, setup *setupFlags, expFile, dir string, stde
 		return nil, errors.New(res.Error)
 	}
 	return res, nil
+}
+
+// useColor says whether to colour output to w: always, never, or on a
+// terminal that is not "dumb", unless NO_COLOR is set (no-color.org).
+func useColor(mode string, w io.Writer) bool {
+	switch mode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 }

@@ -61,6 +61,7 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		kf.detail = fmt.Sprintf("image %s and headers %s are both %s", k.Image, k.Headers, k.Release)
 	}
 	fnd = append(fnd, kf)
+	fnd = append(fnd, selfCheckKernel(image, kdir, k))
 
 	ready := true
 	for _, f := range fnd {
@@ -168,4 +169,26 @@ func checkTCG(ctx context.Context, cfg *vm.Config, initrd string) error {
 	}
 	g.Close()
 	return nil
+}
+
+// selfCheckKernel says which kernel grader check uses here, and why: the
+// flags' or the rubric's, else the one this machine runs if its image and
+// headers are at hand, else the packaged default.
+func selfCheckKernel(image, kdir string, packaged *kernel.Kernel) finding {
+	f := finding{what: "kernel for grader check", ok: true, optional: true}
+	if image != "" || kdir != "" {
+		f.detail = "the one named by the flags or the rubric, as for grade"
+		return f
+	}
+	own, err := kernel.Running()
+	switch {
+	case err == nil:
+		f.detail = fmt.Sprintf("%s, the one this machine runs (image %s, headers %s)", own.Release, own.Image, own.Headers)
+	case packaged != nil:
+		f.detail = fmt.Sprintf("%s, the packaged default, since %v", packaged.Release, err)
+	default:
+		f.ok = false
+		f.detail = err.Error()
+	}
+	return f
 }

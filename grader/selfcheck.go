@@ -99,7 +99,7 @@ func rubricCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var setup setupFlags
+	setup := setupFlags{ownKernel: true}
 	setup.register(fs)
 	expFile := fs.String("expectations", "", "the recorded expectations `file` (default: <rubric>.expected.json)")
 	gradescope := fs.String("gradescope", "", "also write Gradescope's results.json to `file`")

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -205,4 +206,36 @@ func splitNumbers(s string) []int {
 		n, in = 0, false
 	}
 	return out
+}
+
+// Running returns the kernel this machine runs, as a guest kernel: its
+// image /boot/vmlinuz-<release> and its headers /lib/modules/<release>/build.
+// On a student's own Linux machine that is the kernel their module is
+// meant for. The error says why it cannot be used, for a person.
+func Running() (*Kernel, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return nil, fmt.Errorf("cannot tell the running kernel's release: %w", err)
+	}
+	return runningIn(strings.TrimSpace(string(b)), "/")
+}
+
+// runningIn is Running for a release, with its files under root.
+func runningIn(rel, root string) (*Kernel, error) {
+	image := filepath.Join(root, "boot", "vmlinuz-"+rel)
+	headers := filepath.Join(root, "lib", "modules", rel, "build")
+	f, err := os.Open(image)
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("the running kernel %s: its image %s is readable by root only "+
+			"(sudo chmod a+r %s lets grader check use it)", rel, image, image)
+	case err != nil:
+		return nil, fmt.Errorf("the running kernel %s: no image at %s", rel, image)
+	}
+	f.Close()
+	if _, err := HeadersRelease(headers); err != nil {
+		return nil, fmt.Errorf("the running kernel %s: no headers at %s (install linux-headers-%s)",
+			rel, headers, rel)
+	}
+	return pair(image, headers)
 }

@@ -49,21 +49,37 @@ func TestSavedGuestCache(t *testing.T) {
 	}
 	cached := filepath.Join(os.Getenv("KMODGRADE_CACHE"), "guests", key+".state")
 
-	newGrader()
+	g = newGrader()
 	if !strings.Contains(logs.String(), "from the cached saved guest") {
 		t.Errorf("the second grader did not start from the cache:\n%s", logs.String())
 	}
+	startGuest(t, g)
+	if g.unverified != "" {
+		t.Errorf("a guest started from the cached saved guest, which is still not trusted")
+	}
 
+	// A broken cached guest is taken as it is, and replaced when the first
+	// guest does not start from it.
 	if err := os.WriteFile(cached, []byte("not a saved guest"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	g = newGrader()
+	startGuest(t, g)
 	if !strings.Contains(logs.String(), "does not start") || !strings.Contains(logs.String(), "saved in") {
 		t.Errorf("a broken cached guest was not replaced:\n%s", logs.String())
 	}
+	if b, err := os.ReadFile(cached); err != nil || string(b) == "not a saved guest" {
+		t.Errorf("the cache still holds the broken guest (%v)", err)
+	}
+	startGuest(t, g)
+}
+
+// startGuest starts a guest from g and stops it.
+func startGuest(t *testing.T, g *Grader) {
+	t.Helper()
 	guest, err := g.newGuest(context.Background())
 	if err != nil {
-		t.Fatalf("a guest from the replaced saved guest: %v", err)
+		t.Fatalf("starting a guest: %v", err)
 	}
 	guest.Close()
 }

@@ -59,7 +59,12 @@ type Grader struct {
 	work     string
 	plan     *check.Plan
 	initrd   string // the guest's initramfs: the agent and a shell
-	snapshot *vm.Snapshot
+	// snapMu guards snapshot and unverified: a saved guest taken from the
+	// cache is only known to work once a guest has started from it, and is
+	// replaced by a fresh one if the first start fails.
+	snapMu     sync.Mutex
+	snapshot   *vm.Snapshot
+	unverified string // the cache file snapshot came from, until a guest starts from it
 	vm       *vm.Config
 	build    *build.Config
 	ref      *check.Evidence
@@ -117,58 +122,54 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 
 // saveGuest boots one guest and saves it, so that every later guest starts
 // from it in a fraction of a boot. The saved guest is kept in the cache
-// for the next grader with the same kernel, initramfs and QEMU, which only
-// checks that a guest starts from it. Where saving fails, guests boot cold.
+// for the next grader with the same kernel, initramfs and QEMU, which takes
+// it as it is: the first guest started from it shows whether it works (see
+// newGuest). Where saving fails, guests boot cold.
 func (g *Grader) saveGuest(ctx context.Context) {
+	path, err := g.statePath()
+	if err != nil {
+		g.cfg.logf("guests boot cold: %v", err)
+		return
+	}
+	cached := ""
+	if key, err := vm.Key(g.vm, g.initrd); err == nil {
+		cached = filepath.Join(kernel.CacheDir(), "guests", key+".state")
+		if copyFile(cached, path) == nil {
+			g.snapshot, g.unverified = vm.LoadSnapshot(g.vm, g.initrd, path), cached
+			g.cfg.logf("guests start from the cached saved guest %s", cached)
+			return
+		}
+	}
+	g.saveFresh(ctx, path, cached)
+}
+
+// statePath makes the file a saved guest goes in.
+func (g *Grader) statePath() (string, error) {
 	dir := g.work
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		dir = "/dev/shm" // restoring from memory is several times faster than from disk
 	}
 	f, err := os.CreateTemp(dir, fmt.Sprintf("kmodgrade-guest-%d-*.state", os.Getpid()))
 	if err != nil {
-		g.cfg.logf("guests boot cold: %v", err)
-		return
+		return "", err
 	}
 	f.Close()
-	path := f.Name()
+	return f.Name(), nil
+}
 
-	cached := ""
-	if key, err := vm.Key(g.vm, g.initrd); err == nil {
-		cached = filepath.Join(kernel.CacheDir(), "guests", key+".state")
-		if g.reuseGuest(ctx, cached, path) {
-			return
-		}
-	}
+// saveFresh boots a guest, saves it in path, and keeps a copy as cached.
+func (g *Grader) saveFresh(ctx context.Context, path, cached string) {
 	snap, err := vm.NewSnapshot(ctx, g.vm, g.initrd, path)
 	if err != nil {
 		os.Remove(path)
 		g.cfg.logf("guests boot cold: saving a booted guest failed: %v", err)
 		return
 	}
-	g.snapshot = snap
+	g.snapshot, g.unverified = snap, ""
 	g.cfg.logf("guests start from a saved guest (%s, saved in %.1fs)", snap.Path, snap.Took.Seconds())
 	if cached != "" {
 		keepGuest(path, cached)
 	}
-}
-
-// reuseGuest copies a saved guest from the cache to path and starts one
-// guest from it to see that it works.
-func (g *Grader) reuseGuest(ctx context.Context, cached, path string) bool {
-	if err := copyFile(cached, path); err != nil {
-		return false
-	}
-	snap := vm.LoadSnapshot(g.vm, g.initrd, path)
-	guest, err := snap.Start(ctx)
-	if err != nil {
-		g.cfg.logf("the cached saved guest %s does not start (%v): saving a new one", cached, err)
-		os.Remove(cached)
-		return false
-	}
-	guest.Close()
-	g.snapshot = snap
-	g.cfg.logf("guests start from the cached saved guest %s", cached)
-	return true
 }
 
 // keepGuest puts a saved guest in the cache, the newest two kept: an
@@ -229,12 +230,42 @@ func (g *Grader) Close() {
 	os.RemoveAll(g.work)
 }
 
-// newGuest starts a guest: restored from the saved one, or booted.
+// newGuest starts a guest: restored from the saved one, or booted. If the
+// saved guest came from the cache and no guest has started from it yet, a
+// failure to start replaces it with a freshly saved one, and tries again.
 func (g *Grader) newGuest(ctx context.Context) (*vm.Guest, error) {
-	if g.snapshot != nil {
-		return g.snapshot.Start(ctx)
+	g.snapMu.Lock()
+	snap, cached := g.snapshot, g.unverified
+	g.snapMu.Unlock()
+	if snap == nil {
+		return vm.Start(ctx, g.vm, g.initrd)
 	}
-	return vm.Start(ctx, g.vm, g.initrd)
+	guest, err := snap.Start(ctx)
+	switch {
+	case err == nil:
+		if cached != "" {
+			g.snapMu.Lock()
+			if g.snapshot == snap {
+				g.unverified = ""
+			}
+			g.snapMu.Unlock()
+		}
+		return guest, nil
+	case cached == "" || ctx.Err() != nil:
+		return nil, err
+	}
+	g.snapMu.Lock()
+	if g.snapshot == snap { // not replaced yet by another worker
+		g.cfg.logf("the cached saved guest %s does not start (%v): saving a new one", cached, err)
+		os.Remove(cached)
+		snap.Remove()
+		g.snapshot, g.unverified = nil, ""
+		if path, err := g.statePath(); err == nil {
+			g.saveFresh(ctx, path, cached)
+		}
+	}
+	g.snapMu.Unlock()
+	return g.newGuest(ctx)
 }
 
 // Accel says whether guests run under "kvm" or "tcg".
@@ -256,7 +287,7 @@ func (g *Grader) Reference(ctx context.Context, dir string) (*Result, error) {
 		}
 		return nil, err
 	}
-	ev, _, err := g.observe(ctx, mod)
+	ev, _, err := g.observe(ctx, mod, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
@@ -344,6 +375,13 @@ func (g *Grader) Grade(ctx context.Context, sub submission.Submission) *Result {
 	if g.ref == nil {
 		panic("grade: Grade called before Reference")
 	}
+	var early *earlyGuest
+	if !g.cfg.ColdBoots && !g.isPrebuilt(sub.ID) {
+		// Restore the first guest while the module builds: half of a
+		// single submission's wait, as both take about a second.
+		early = g.startEarly(ctx)
+		defer early.discard()
+	}
 	start := time.Now()
 	mod, took, err := g.built(ctx, sub)
 	res.Timing = &Timing{Build: took}
@@ -356,7 +394,7 @@ func (g *Grader) Grade(ctx context.Context, sub submission.Submission) *Result {
 	case err != nil:
 		return res.fail(g.cfg.Rubric, err)
 	}
-	ev, timing, err := g.observe(ctx, mod)
+	ev, timing, err := g.observe(ctx, mod, early)
 	if err != nil {
 		return res.fail(g.cfg.Rubric, err)
 	}
@@ -393,6 +431,48 @@ func (g *Grader) Prebuild(ctx context.Context, subs []submission.Submission) {
 	}
 }
 
+// isPrebuilt says whether Prebuild built the submission.
+func (g *Grader) isPrebuilt(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.prebuilt[id]
+	return ok
+}
+
+// earlyGuest is a guest started ahead of its need, taken at most once.
+type earlyGuest struct {
+	once    sync.Once
+	started chan startedGuest
+}
+
+type startedGuest struct {
+	guest *vm.Guest
+	err   error
+}
+
+// startEarly starts a guest in the background.
+func (g *Grader) startEarly(ctx context.Context) *earlyGuest {
+	e := &earlyGuest{started: make(chan startedGuest, 1)}
+	go func() {
+		guest, err := g.newGuest(ctx)
+		e.started <- startedGuest{guest, err}
+	}()
+	return e
+}
+
+// take waits for the guest; ok is false if it was taken or discarded.
+func (e *earlyGuest) take() (s startedGuest, ok bool) {
+	e.once.Do(func() { s, ok = <-e.started, true })
+	return s, ok
+}
+
+// discard stops the guest unless it was taken.
+func (e *earlyGuest) discard() {
+	if s, ok := e.take(); ok && s.guest != nil {
+		s.guest.Close()
+	}
+}
+
 // built returns the submission's module, built ahead or now, and the time
 // its build took (its share, for one built with others).
 func (g *Grader) built(ctx context.Context, sub submission.Submission) (*build.Module, time.Duration, error) {
@@ -419,8 +499,9 @@ func (r *Result) fail(rb *rubric.Rubric, err error) *Result {
 	return r
 }
 
-// observe runs the plan on a built module and collects the evidence.
-func (g *Grader) observe(ctx context.Context, mod *build.Module) (*check.Evidence, *Timing, error) {
+// observe runs the plan on a built module and collects the evidence. Its
+// first guest is early's, if given.
+func (g *Grader) observe(ctx context.Context, mod *build.Module, early *earlyGuest) (*check.Evidence, *Timing, error) {
 	start := time.Now()
 	ko, err := kmod.Open(mod.Path)
 	if err != nil {
@@ -430,7 +511,7 @@ func (g *Grader) observe(ctx context.Context, mod *build.Module) (*check.Evidenc
 	if err != nil {
 		return nil, nil, err
 	}
-	r := &runner{g: g, mod: mod, ko: stripped, ev: &check.Evidence{
+	r := &runner{g: g, mod: mod, ko: stripped, early: early, ev: &check.Evidence{
 		Module: mod.Name, Ko: ko, Obs: map[string]*step.Observation{}, Runs: map[string]*check.RunRecord{}}}
 	defer r.close()
 	for _, run := range g.plan.Runs {

@@ -55,19 +55,19 @@ func (c *Config) logf(format string, args ...any) {
 
 // Grader grades submissions against one rubric and reference.
 type Grader struct {
-	cfg      *Config
-	work     string
-	plan     *check.Plan
-	initrd   string // the guest's initramfs: the agent and a shell
+	cfg    *Config
+	work   string
+	plan   *check.Plan
+	initrd string // the guest's initramfs: the agent and a shell
 	// snapMu guards snapshot and unverified: a saved guest taken from the
 	// cache is only known to work once a guest has started from it, and is
 	// replaced by a fresh one if the first start fails.
 	snapMu     sync.Mutex
 	snapshot   *vm.Snapshot
 	unverified string // the cache file snapshot came from, until a guest starts from it
-	vm       *vm.Config
-	build    *build.Config
-	ref      *check.Evidence
+	vm         *vm.Config
+	build      *build.Config
+	ref        *check.Evidence
 
 	mu       sync.Mutex
 	prebuilt map[string]prebuilt // by submission id, from Prebuild

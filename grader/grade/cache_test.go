@@ -54,8 +54,8 @@ func TestSavedGuestCache(t *testing.T) {
 		t.Errorf("the second grader did not start from the cache:\n%s", logs.String())
 	}
 	startGuest(t, g)
-	if g.unverified != "" {
-		t.Errorf("a guest started from the cached saved guest, which is still not trusted")
+	if g.fromCache != cached {
+		t.Errorf("the second grader's guests start from %q, want the cache file %s", g.fromCache, cached)
 	}
 
 	// A broken cached guest is taken as it is, and replaced when the first

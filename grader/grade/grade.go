@@ -59,15 +59,15 @@ type Grader struct {
 	work   string
 	plan   *check.Plan
 	initrd string // the guest's initramfs: the agent and a shell
-	// snapMu guards snapshot and unverified: a saved guest taken from the
-	// cache is only known to work once a guest has started from it, and is
-	// replaced by a fresh one if the first start fails.
-	snapMu     sync.Mutex
-	snapshot   *vm.Snapshot
-	unverified string // the cache file snapshot came from, until a guest starts from it
-	vm         *vm.Config
-	build      *build.Config
-	ref        *check.Evidence
+	// snapMu guards snapshot and fromCache. Guests are restored straight
+	// from a saved guest in the cache when there is one (fromCache names it),
+	// and it is replaced by a fresh one if a guest does not start from it.
+	snapMu    sync.Mutex
+	snapshot  *vm.Snapshot
+	fromCache string
+	vm        *vm.Config
+	build     *build.Config
+	ref       *check.Evidence
 
 	mu       sync.Mutex
 	prebuilt map[string]prebuilt // by submission id, from Prebuild
@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 	g.build = &build.Config{Headers: cfg.Kernel.Headers, Release: cfg.Kernel.Release,
 		ProcOpsCompat: cfg.Rubric.ProcOpsCompat, Timeout: cfg.Rubric.BuildTimeout, MemoryMB: 4096, Log: cfg.Log}
 	if g.vm.Accel == "auto" || g.vm.Accel == "" {
-		accel, why := vm.ChooseAccel(ctx, g.vm, g.initrd)
+		accel, why := g.chooseAccel(ctx)
 		g.cfg.logf("guests run under %s: %s", accel, why)
 		g.vm.Accel = accel
 	}
@@ -120,25 +120,73 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 	return g, nil
 }
 
+// chooseAccel probes whether guests run under KVM here (vm.ChooseAccel),
+// and remembers the answer for a day in the cache: where KVM hangs, the
+// probe waits out its deadline, which every self-check would pay. The
+// answer is kept per QEMU executable and host kernel, so that an upgrade of
+// either probes again; grader doctor always probes.
+func (g *Grader) chooseAccel(ctx context.Context) (string, string) {
+	file := ""
+	if key, err := accelKey(g.vm.QEMU); err == nil {
+		file = filepath.Join(kernel.CacheDir(), "accel", key)
+		if fi, err := os.Stat(file); err == nil && time.Since(fi.ModTime()) < 24*time.Hour {
+			if b, err := os.ReadFile(file); err == nil {
+				accel, why, _ := strings.Cut(string(b), "\n")
+				if accel == "kvm" || accel == "tcg" {
+					return accel, why + " (remembered from " + fi.ModTime().Format(time.DateTime) + ")"
+				}
+			}
+		}
+	}
+	accel, why := vm.ChooseAccel(ctx, g.vm, g.initrd)
+	if file != "" && ctx.Err() == nil && os.MkdirAll(filepath.Dir(file), 0o755) == nil {
+		tmp := fmt.Sprintf("%s.%d", file, os.Getpid())
+		if os.WriteFile(tmp, []byte(accel+"\n"+why), 0o644) == nil {
+			os.Rename(tmp, file)
+		}
+	}
+	return accel, why
+}
+
+// accelKey names what the KVM probe's answer depends on: the QEMU
+// executable and the host's kernel.
+func accelKey(qemu string) (string, error) {
+	path, err := exec.LookPath(qemu)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	host, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\n%d\n%d\n%s", path, fi.Size(), fi.ModTime().UnixNano(), host)))
+	return hex.EncodeToString(sum[:16]), nil
+}
+
 // saveGuest boots one guest and saves it, so that every later guest starts
 // from it in a fraction of a boot. The saved guest is kept in the cache
-// for the next grader with the same kernel, initramfs and QEMU, which takes
-// it as it is: the first guest started from it shows whether it works (see
-// newGuest). Where saving fails, guests boot cold.
+// for the next grader with the same kernel, initramfs and QEMU, which
+// restores its guests straight from the cache file, as it is: a guest that
+// does not start from it has it replaced (see newGuest). Where saving
+// fails, guests boot cold.
 func (g *Grader) saveGuest(ctx context.Context) {
+	cached := ""
+	if key, err := vm.Key(g.vm, g.initrd); err == nil {
+		cached = filepath.Join(kernel.CacheDir(), "guests", key+".state")
+		if fi, err := os.Stat(cached); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			g.snapshot, g.fromCache = vm.LoadSnapshot(g.vm, g.initrd, cached), cached
+			g.cfg.logf("guests start from the cached saved guest %s", cached)
+			return
+		}
+	}
 	path, err := g.statePath()
 	if err != nil {
 		g.cfg.logf("guests boot cold: %v", err)
 		return
-	}
-	cached := ""
-	if key, err := vm.Key(g.vm, g.initrd); err == nil {
-		cached = filepath.Join(kernel.CacheDir(), "guests", key+".state")
-		if copyFile(cached, path) == nil {
-			g.snapshot, g.unverified = vm.LoadSnapshot(g.vm, g.initrd, path), cached
-			g.cfg.logf("guests start from the cached saved guest %s", cached)
-			return
-		}
 	}
 	g.saveFresh(ctx, path, cached)
 }
@@ -165,7 +213,7 @@ func (g *Grader) saveFresh(ctx context.Context, path, cached string) {
 		g.cfg.logf("guests boot cold: saving a booted guest failed: %v", err)
 		return
 	}
-	g.snapshot, g.unverified = snap, ""
+	g.snapshot, g.fromCache = snap, ""
 	g.cfg.logf("guests start from a saved guest (%s, saved in %.1fs)", snap.Path, snap.Took.Seconds())
 	if cached != "" {
 		keepGuest(path, cached)
@@ -222,44 +270,34 @@ func (g *Grader) Workdir() string { return g.work }
 // Kernel is the guest kernel the grader uses.
 func (g *Grader) Kernel() *kernel.Kernel { return g.cfg.Kernel }
 
-// Close removes the grader's scratch files and saved guest.
+// Close removes the grader's scratch files and its own saved guest.
 func (g *Grader) Close() {
-	if g.snapshot != nil {
+	if g.snapshot != nil && g.fromCache == "" {
 		g.snapshot.Remove()
 	}
 	os.RemoveAll(g.work)
 }
 
-// newGuest starts a guest: restored from the saved one, or booted. If the
-// saved guest came from the cache and no guest has started from it yet, a
-// failure to start replaces it with a freshly saved one, and tries again.
+// newGuest starts a guest: restored from the saved one, or booted. A saved
+// guest read from the cache that a guest does not start from (broken, or
+// removed by another grader) is replaced with a freshly saved one of this
+// grader's own, and the start is tried again.
 func (g *Grader) newGuest(ctx context.Context) (*vm.Guest, error) {
 	g.snapMu.Lock()
-	snap, cached := g.snapshot, g.unverified
+	snap, cached := g.snapshot, g.fromCache
 	g.snapMu.Unlock()
 	if snap == nil {
 		return vm.Start(ctx, g.vm, g.initrd)
 	}
 	guest, err := snap.Start(ctx)
-	switch {
-	case err == nil:
-		if cached != "" {
-			g.snapMu.Lock()
-			if g.snapshot == snap {
-				g.unverified = ""
-			}
-			g.snapMu.Unlock()
-		}
-		return guest, nil
-	case cached == "" || ctx.Err() != nil:
-		return nil, err
+	if err == nil || cached == "" || ctx.Err() != nil {
+		return guest, err
 	}
 	g.snapMu.Lock()
 	if g.snapshot == snap { // not replaced yet by another worker
 		g.cfg.logf("the cached saved guest %s does not start (%v): saving a new one", cached, err)
 		os.Remove(cached)
-		snap.Remove()
-		g.snapshot, g.unverified = nil, ""
+		g.snapshot, g.fromCache = nil, ""
 		if path, err := g.statePath(); err == nil {
 			g.saveFresh(ctx, path, cached)
 		}

@@ -36,6 +36,10 @@ func Main() {
 		fatal(err)
 	}
 	a.kmsg.drain()
+	if err := traceSetup(); err != nil {
+		// Not fatal: each run's trace step tries again and reports it.
+		fmt.Fprintf(os.Stderr, "agent: %v\n", err)
+	}
 
 	a.send(&step.Observation{Seq: 0, Op: step.OpHello, Tainted: tainted()})
 	dec := step.NewDecoder(ch)

@@ -42,6 +42,7 @@ func NewSnapshot(ctx context.Context, cfg *Config, initrd, path string) (*Snapsh
 	}
 	defer q.close()
 	os.Remove(path)
+	g.saved = true
 	if _, err := q.execute("migrate", map[string]any{"uri": "exec:cat > " + shellQuote([]string{path})}); err != nil {
 		return nil, fmt.Errorf("failed to save the guest: %w", err)
 	}

@@ -67,6 +67,9 @@ type Guest struct {
 	// the lines on the agent's channel that were not its frames.
 	token string
 	noise *atomic.Int64
+	// saved is set on a guest whose state QEMU is writing out: it must quit,
+	// not be killed.
+	saved bool
 	// consoleDone closes when QEMU closes the console, that is when it exits.
 	consoleDone chan struct{}
 }
@@ -352,6 +355,12 @@ func (g *Guest) Console() *Console { return g.console }
 // Close stops QEMU and removes the guest's files.
 func (g *Guest) Close() {
 	if g.qemu != nil {
+		// The guest is thrown away: kill QEMU (its process group) rather
+		// than ask it to quit, which takes it a good part of a second; but
+		// a guest that was saved quits, to finish writing its state.
+		if pid := g.qemu.Status().PID; pid > 0 && !g.saved {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
 		g.qemu.Stop()
 		select {
 		case <-g.qemu.Done():

@@ -81,12 +81,7 @@ func TestHostile(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	g, err := grade.New(ctx, &grade.Config{Rubric: rb, Kernel: k, QEMU: "qemu-system-x86_64",
-		Accel: "auto", Busybox: "/bin/busybox", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := newGrader(t, rb, k)
 	store, err := results.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"kmodgrade/grader/grade"
 	"kmodgrade/grader/internal/vmtest"
+	"kmodgrade/grader/kernel"
 	"kmodgrade/grader/rubric"
 	"kmodgrade/grader/submission"
 )
@@ -44,12 +45,7 @@ func TestSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	g, err := grade.New(ctx, &grade.Config{Rubric: rb, Kernel: k, QEMU: "qemu-system-x86_64",
-		Accel: "auto", Busybox: "/bin/busybox", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := newGrader(t, rb, k)
 	ref, err := g.Reference(ctx, rb.Reference)
 	if err != nil {
 		t.Fatalf("reference: %v", err)
@@ -64,12 +60,7 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := grade.New(ctx, &grade.Config{Rubric: rb, Kernel: k, QEMU: "qemu-system-x86_64",
-		Accel: "auto", Busybox: "/bin/busybox", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer self.Close()
+	self := newGrader(t, rb, k)
 	if err := self.UseExpectations(e); err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +109,18 @@ func maskAddresses(s string) string {
 }
 
 var hexNumber = regexp.MustCompile(`(0x)?[0-9a-f]{8,}|stuck for \d+s|init:\d+`)
+
+// newGrader opens a grader for a test, closed when the test ends.
+func newGrader(t *testing.T, rb *rubric.Rubric, k *kernel.Kernel) *grade.Grader {
+	t.Helper()
+	g, err := grade.New(context.Background(), &grade.Config{Rubric: rb, Kernel: k,
+		QEMU: "qemu-system-x86_64", Accel: "auto", Busybox: "/bin/busybox", Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return g
+}
 
 func checkResult(t *testing.T, rb *rubric.Rubric, res *grade.Result, exp expectation) {
 	t.Helper()

@@ -67,7 +67,7 @@ const (
 // Build copies the submission in src to scratch (which must not exist yet)
 // and builds it there. A failure the student can act on is an *Error.
 func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, error) {
-	spec, err := prepare(cfg, src, scratch, sandboxDir)
+	spec, err := prepare(cfg, src, scratch, sandboxDir, "")
 	if err != nil {
 		return nil, err
 	}
@@ -77,8 +77,9 @@ func Build(ctx context.Context, cfg *Config, src, scratch string) (*Module, erro
 }
 
 // prepare copies a submission into scratch, which the sandbox sees as dir,
-// and writes the grader's own Kbuild file there.
-func prepare(cfg *Config, src, scratch, dir string) (*Spec, error) {
+// and writes the grader's own Kbuild file there. With alias set, the Kbuild
+// file builds the module under that name instead of its own (see BuildAll).
+func prepare(cfg *Config, src, scratch, dir, alias string) (*Spec, error) {
 	spec, err := FindSpec(src)
 	if err != nil {
 		return nil, &Error{Reason: err.Error()}
@@ -87,6 +88,11 @@ func prepare(cfg *Config, src, scratch, dir string) (*Spec, error) {
 		return nil, err
 	}
 	kbuild := spec.Kbuild()
+	if alias != "" {
+		renamed := *spec
+		renamed.Module = alias
+		kbuild = renamed.Kbuild()
+	}
 	if cfg.ProcOpsCompat {
 		lines, err := writeCompat(scratch, dir)
 		if err != nil {

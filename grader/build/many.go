@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -32,20 +33,24 @@ const (
 	minGroup = 4
 )
 
-// BuildAll builds many submissions with few runs of kbuild: one per group
-// of submissions whose modules have different names (kbuild refuses two
-// modules of one name). Each submission is in a folder of its own under a
-// random name, so that no submission can name another's files. A submission
-// that does not build with the others is built again alone, so that its
-// result and its compiler output are exactly what Build gives.
+// BuildAll builds many submissions with few runs of kbuild. Kbuild refuses
+// two modules of one name in a run, and most students keep the name the
+// assignment gives, so each module whose name is long enough is built under
+// an alias of the same length, unique in its run, and the alias is then
+// replaced by the module's own name in the built .ko: every place kbuild
+// wrote it (the module's name in struct module and .modinfo, KBUILD_MODNAME
+// in the module's strings, the symbols named after it) reads as if the
+// module had been built alone, at the same offsets. A module with a shorter
+// name (where an alias could too easily match other bytes by chance) is
+// built under its own name, in a run with no other module of that name.
+//
+// Each submission is in a folder of its own under a random name, so that
+// no submission can name another's files. A submission that does not build
+// with the others is built again alone, so that its result and its compiler
+// output are exactly what Build gives.
 //
 // Only groups of at least minGroup are built this way; the outcomes of the
 // other submissions are not in the map, and the caller builds them alone.
-//
-// TODO: in a class where most students keep the assignment's module name
-// (project.ko), most groups are too small to gain anything. Building
-// same-named modules together would need renaming them, which changes
-// KBUILD_MODNAME and so what some modules print.
 func BuildAll(ctx context.Context, cfg *Config, jobs []Job, scratch string) map[string]Outcome {
 	out := map[string]Outcome{}
 	var specs []*Spec
@@ -56,7 +61,7 @@ func BuildAll(ctx context.Context, cfg *Config, jobs []Job, scratch string) map[
 		if err != nil {
 			continue // built alone, where the error is reported as Build reports it
 		}
-		gi := place(groups, specs, spec.Module)
+		gi := place(groups, specs, spec)
 		if gi == len(groups) {
 			groups = append(groups, nil)
 		}
@@ -75,7 +80,10 @@ func BuildAll(ctx context.Context, cfg *Config, jobs []Job, scratch string) map[
 			j := jobs[i]
 			m := &member{job: j, name: randomName()}
 			m.dir = filepath.Join(dir, m.name)
-			spec, err := prepare(cfg, j.Src, m.dir, sandboxDir+"/"+m.name)
+			if aliased(specs[i]) {
+				m.alias = newAlias(len(specs[i].Module))
+			}
+			spec, err := prepare(cfg, j.Src, m.dir, sandboxDir+"/"+m.name, m.alias)
 			if err != nil {
 				continue // built alone
 			}
@@ -93,6 +101,9 @@ func BuildAll(ctx context.Context, cfg *Config, jobs []Job, scratch string) map[
 		}
 		buildGroup(ctx, cfg, dirs[gi], g)
 		for _, m := range g {
+			if !m.failed && m.alias != "" {
+				m.failed = unalias(m) != nil
+			}
 			if mod, err := finish(cfg, m.spec, m.dir, m.output, nil); err == nil && !m.failed {
 				out[m.job.ID] = Outcome{Module: mod}
 			} else {
@@ -115,22 +126,70 @@ type member struct {
 	dir    string // that folder on the host
 	output string // its part of make's output
 	failed bool   // it needs a build of its own
+	alias  string // the name it is built under, if not its own
+}
+
+// minAlias is the shortest module name built under an alias. A random
+// alias of seven letters, digits and underscores could match a run of
+// bytes of a 100 KB module by chance (and that run would be replaced too)
+// about once in thirty million modules; with fewer characters, too often.
+const minAlias = 7
+
+// aliased says whether a module is built under an alias. A name with a dash
+// is not: kbuild writes it with an underscore in most places but with the
+// dash in some, which an alias of one spelling cannot give back.
+func aliased(spec *Spec) bool {
+	return len(spec.Module) >= minAlias && !strings.Contains(spec.Module, "-")
+}
+
+const aliasChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+
+// newAlias returns a random module name of n characters, starting with a
+// letter (it also becomes part of a C identifier).
+func newAlias(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		chars := aliasChars
+		if i == 0 {
+			chars = aliasChars[:52]
+		}
+		b[i] = chars[int(b[i])%len(chars)]
+	}
+	return string(b)
+}
+
+// unalias gives a member built under an alias its own name back: in the
+// .ko, renamed to the module's own file name, and in its compiler output.
+func unalias(m *member) error {
+	own := m.spec.Module
+	m.output = strings.ReplaceAll(m.output, m.alias, m.spec.Module)
+	b, err := os.ReadFile(filepath.Join(m.dir, m.alias+".ko"))
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(b, []byte(m.alias)) {
+		return fmt.Errorf("%s.ko does not hold its name", m.alias)
+	}
+	b = bytes.ReplaceAll(b, []byte(m.alias), []byte(own))
+	return os.WriteFile(filepath.Join(m.dir, m.spec.Module+".ko"), b, 0o644)
 }
 
 func groupDir(scratch string, i int) string {
 	return filepath.Join(scratch, fmt.Sprintf("group%d", i))
 }
 
-// place returns the first group with room and no module called module, or
+// place returns the first group with room and, unless spec's module is
+// built under an alias, no module of its name built under its own; or
 // len(groups) for a new one.
-func place(groups [][]int, specs []*Spec, module string) int {
+func place(groups [][]int, specs []*Spec, spec *Spec) int {
 	for i, g := range groups {
 		if len(g) >= maxGroup {
 			continue
 		}
 		clash := false
 		for _, o := range g {
-			clash = clash || specs[o].Module == module
+			clash = clash || !aliased(spec) && specs[o].Module == spec.Module
 		}
 		if !clash {
 			return i

@@ -120,7 +120,7 @@ func prepare(cfg *Config, src, scratch, dir, alias string) (*Spec, error) {
 func finish(cfg *Config, spec *Spec, scratch, out string, err error) (*Module, error) {
 	ko := filepath.Join(scratch, spec.Module+".ko")
 	if err != nil {
-		return nil, &Error{Reason: reason(err, out, cfg.Release), Output: out}
+		return nil, &Error{Reason: reason(err, out, cfg), Output: out}
 	}
 	if _, statErr := os.Stat(ko); statErr != nil {
 		return nil, &Error{Reason: "make finished but produced no " + spec.Module + ".ko", Output: out}
@@ -264,6 +264,15 @@ func run(ctx context.Context, cfg *Config, scratch string, many bool) (string, e
 	return out, nil
 }
 
+// outOfMemory says whether a line of make's output is a compiler that
+// stopped at the build's memory limit: GCC's own words when an allocation
+// fails, or its driver's when the kernel killed it.
+func outOfMemory(line string) bool {
+	return strings.Contains(line, "virtual memory exhausted") ||
+		strings.Contains(line, "out of memory allocating") ||
+		strings.Contains(line, "Killed signal terminated program")
+}
+
 // tidyOutput shortens sandbox paths (prefix) to the student's own file
 // names, drops kbuild's chatter about signatures and BTF, and bounds the
 // length.
@@ -284,16 +293,21 @@ func tidyOutput(out, prefix string) string {
 
 // reason says why a build failed, naming the compiler's first error and,
 // when it looks like code for another kernel version, what changed.
-func reason(err error, out, release string) string {
+func reason(err error, out string, cfg *Config) string {
 	msg := err.Error()
 	for _, l := range strings.Split(out, "\n") {
+		if outOfMemory(l) {
+			msg = fmt.Sprintf("the compiler ran out of memory: the build may use at most %d MiB "+
+				"(a compile that the preprocessor blows up?) (%v)", cfg.MemoryMB, err)
+			break
+		}
 		if strings.Contains(l, " error: ") || strings.Contains(l, ": fatal error: ") ||
 			strings.HasPrefix(l, "ERROR: modpost: ") {
 			msg = fmt.Sprintf("the compiler reported errors, the first: %s (%v)", strings.TrimSpace(l), err)
 			break
 		}
 	}
-	if hint := driftHint(out, release); hint != "" {
+	if hint := driftHint(out, cfg.Release); hint != "" {
 		msg += "; " + hint
 	}
 	return msg

@@ -155,6 +155,36 @@ func TestBuildErrors(t *testing.T) {
 	}
 }
 
+// TestBuildLimits builds the hostile corpus's compile bomb, whose
+// preprocessor output has no end, under a small memory limit and then under
+// a short time limit, and checks that each stop says which limit it was.
+func TestBuildLimits(t *testing.T) {
+	base := config(t)
+	bomb := filepath.Join(vmtest.Root(), "hostile", "compile_bomb")
+	for _, tc := range []struct {
+		name     string
+		memoryMB int
+		timeout  time.Duration
+		reason   string
+	}{
+		{"memory", 768, 2 * time.Minute, "the compiler ran out of memory: the build may use at most 768 MiB"},
+		{"time", 64 << 10, 3 * time.Second, "the build did not finish within 3s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := *base
+			cfg.MemoryMB, cfg.Timeout = tc.memoryMB, tc.timeout
+			_, err := build.Build(context.Background(), &cfg, bomb, filepath.Join(t.TempDir(), "s"))
+			var be *build.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("err = %v, want a build error", err)
+			}
+			if !strings.Contains(be.Reason, tc.reason) || !strings.Contains(be.Reason, "preprocessor blows up") {
+				t.Errorf("reason %q does not say %q", be.Reason, tc.reason)
+			}
+		})
+	}
+}
+
 // TestBuildProcOpsCompat builds a module written for kernels before 5.6
 // with and without the compatibility layer, and checks that the layer keeps
 // the student's line numbers in compiler messages.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"kmodgrade/grader/bench"
 	"kmodgrade/grader/grade"
@@ -22,7 +21,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var setup setupFlags
 	setup.register(fs)
 	n := fs.Int("n", 40, "how many submissions the class has")
-	jobs := fs.Int("jobs", runtime.NumCPU(), "grade `n` submissions at once")
+	jobs := fs.Int("jobs", defaultJobs(), "grade `n` submissions at once")
 	samples := fs.String("samples", "submissions", "the `folder` of sample submissions to copy")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: grader bench [flags]\n\nGrades a class of N copies of the sample "+

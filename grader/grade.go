@@ -73,7 +73,7 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	setup.register(fs)
 	var exp exportFlags
 	exp.register(fs)
-	jobs := fs.Int("jobs", runtime.NumCPU(), "grade `n` submissions at once")
+	jobs := fs.Int("jobs", defaultJobs(), "grade `n` submissions at once")
 	resultsDir := fs.String("results", "results", "save each submission's result in `folder`")
 	regrade := fs.Bool("regrade", false, "grade again submissions whose saved result is up to date")
 	gradescope := fs.String("gradescope", "", "write Gradescope's results.json for the one submission graded to `file`")
@@ -280,3 +280,10 @@ func (s *setupFlags) open(ctx context.Context, log *logger) (*rubric.Rubric, *gr
 	log.verbosef("guests run under %s", g.Accel())
 	return rb, g, nil
 }
+
+// defaultJobs is how many submissions are graded at once unless --jobs
+// says: twice the cores. A guest's steps wait on its emulated serial port
+// more than they compute, so with one guest a core the cores sit partly
+// idle (measured with grader bench: 40 submissions in 55 s with two at a
+// time on two cores, 43 s with four, 45 s with six).
+func defaultJobs() int { return 2 * runtime.NumCPU() }

@@ -31,6 +31,9 @@ type setupFlags struct {
 	// machine runs to the packaged default, when its image and headers
 	// are at hand.
 	ownKernel bool
+	// host grades on this machine's own running kernel, with no guest
+	// (grader check --host).
+	host bool
 }
 
 func (s *setupFlags) register(fs *flag.FlagSet) {
@@ -242,6 +245,14 @@ func (s *setupFlags) load(log *logger) (*rubric.Rubric, *kernel.Kernel, error) {
 		return nil, nil, err
 	}
 	image, kdir := s.kernel, s.kdir
+	if s.host {
+		k, err := kernel.RunningHeaders()
+		if err != nil {
+			return nil, nil, err
+		}
+		log.verbosef("kernel %s, the one this machine runs, with headers %s", k.Release, k.Headers)
+		return rb, k, nil
+	}
 	if image == "" && kdir == "" {
 		image, kdir = rb.KernelImage, rb.KernelHeaders
 	}
@@ -263,8 +274,17 @@ func (s *setupFlags) load(log *logger) (*rubric.Rubric, *kernel.Kernel, error) {
 
 // config is the grader's configuration from the flags.
 func (s *setupFlags) config(rb *rubric.Rubric, k *kernel.Kernel, log *logger) *grade.Config {
-	return &grade.Config{Rubric: rb, Kernel: k, QEMU: s.qemu, Accel: s.accel, Busybox: s.busybox,
+	cfg := &grade.Config{Rubric: rb, Kernel: k, QEMU: s.qemu, Accel: s.accel, Busybox: s.busybox,
 		Agent: s.agent, Log: log.verbosef}
+	if s.host {
+		// The agent is this very program, in its local mode (grader host-agent).
+		exe, err := os.Executable()
+		if err != nil {
+			exe = os.Args[0]
+		}
+		cfg.LocalAgent = []string{exe, "host-agent"}
+	}
+	return cfg
 }
 
 // open loads the rubric, finds the kernel and prepares a grader.

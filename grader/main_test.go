@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -70,6 +71,16 @@ func scriptParams(dir string) testscript.Params {
 		Dir: dir,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"fakeimage": fakeImage, "moodlezip": moodleZip, "waitfile": waitFile, "unzip": unzipCmd},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "modules": // this machine's kernel can load modules
+				_, err := os.Stat("/proc/modules")
+				return err == nil, nil
+			case "root":
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", vmtest.Root())
 			env.Setenv("KMODGRADE_CACHE", kernel.CacheDir())

@@ -104,6 +104,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	expFile := fs.String("expectations", "", "the recorded expectations `file` (default: <rubric>.expected.json)")
 	gradescope := fs.String("gradescope", "", "also write Gradescope's results.json to `file`")
 	color := fs.String("color", "auto", "colour the output: `auto` (on a terminal, unless NO_COLOR is set), always, never")
+	fs.BoolVar(&setup.host, "host", false, "check on the kernel this machine runs, with no guest "+
+		"(needs root; a crash of the module takes this machine down)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: grader check [flags] [DIR]\n\nGrades the module in DIR (default: "+
 			"this folder) as the instructor will, against the\nrecorded expectations of the rubric. "+
@@ -123,6 +125,17 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dir := "."
 	if len(rest) == 1 {
 		dir = rest[0]
+	}
+	if setup.host {
+		if setup.kernel != "" || setup.kdir != "" {
+			return fmt.Errorf("%w: --host checks on the running kernel: it takes no --kernel or --kdir", errUsage)
+		}
+		if err := hostReady(); err != nil {
+			return &exitStatus{code: 2, err: err}
+		}
+		fmt.Fprintln(stderr, "grader: warning: --host loads your module into the kernel this machine "+
+			"runs, not into a guest: if the module crashes, it can take this machine down, or leave it "+
+			"unsafe until a reboot. Save your work first.")
 	}
 	start := time.Now()
 	res, err := selfCheck(ctx, &setup, *expFile, dir, stderr)
@@ -189,6 +202,20 @@ func selfCheck(ctx context.Context, setup *setupFlags, expFile, dir string, stde
 		return nil, errors.New(res.Error)
 	}
 	return res, nil
+}
+
+// hostReady says why this machine cannot check on its own kernel, if it
+// cannot.
+func hostReady() error {
+	if os.Geteuid() != 0 {
+		return errors.New("--host loads the module into this machine's kernel, which needs root: " +
+			"run it with sudo")
+	}
+	if _, err := os.Stat("/proc/modules"); err != nil {
+		return errors.New("this machine's kernel cannot load modules (it has no /proc/modules), so " +
+			"--host cannot check here: check in a guest, without --host")
+	}
+	return nil
 }
 
 // useColor says whether to colour output to w: always, never, or on a

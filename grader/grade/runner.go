@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -35,7 +36,18 @@ type runner struct {
 	// broken says why loading the module itself crashes or hangs the guest;
 	// later runs are then not tried, since they would start the same way.
 	broken string
+	// allowed is the taint that is no sign of trouble: the graded module's,
+	// and on this machine's own kernel whatever it had when grading began.
+	allowed uint64
 }
+
+// local says whether the runs are on this machine's own kernel: there is
+// no fresh guest after a run that went wrong.
+func (r *runner) local() bool { return r.g.cfg.LocalAgent != nil }
+
+// unsafeHere is why later runs are not tried on this machine's own kernel.
+const unsafeHere = "an earlier check went wrong on this machine's own kernel (--host), which may " +
+	"no longer be safe to test on: reboot, then check again, or check in a guest (without --host)"
 
 func (r *runner) close() {
 	if r.guest != nil {
@@ -98,6 +110,8 @@ func (r *runner) run(ctx context.Context, run *check.Run) error {
 			rec.Failure = failure
 			if s.Op == step.OpInsmod {
 				r.broken = failure
+			} else if r.local() {
+				r.broken = unsafeHere
 			}
 			r.close()
 			return nil
@@ -105,12 +119,22 @@ func (r *runner) run(ctx context.Context, run *check.Run) error {
 	}
 	if stillLoaded {
 		r.close() // the next run could not load the module again: it needs a fresh guest
+		if r.local() {
+			r.broken = "the module could not be unloaded from this machine's kernel (--host), so " +
+				"the checks that load it again were not run: reboot, then check again"
+		}
 	}
 	return nil
 }
 
 // startGuest starts a guest and hands it the module.
 func (r *runner) startGuest(ctx context.Context) error {
+	if r.local() {
+		if _, err := os.Stat("/sys/module/" + r.mod.Name); err == nil {
+			return fmt.Errorf("a module named %s is loaded on this machine already: unload it "+
+				"(sudo rmmod %s), then check again", r.mod.Name, r.mod.Name)
+		}
+	}
 	start := time.Now()
 	s, early := r.takeEarly()
 	guest, err := s.guest, s.err
@@ -133,6 +157,7 @@ func (r *runner) startGuest(ctx context.Context) error {
 		return fmt.Errorf("failed to hand the module to the guest: %w", err)
 	}
 	r.guest = guest
+	r.allowed = allowedTaint | guest.StartTaint
 	return nil
 }
 
@@ -176,7 +201,7 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 	switch {
 	case err == nil:
 		reports = vm.FindReports(strings.Join(o.Kmsg, "\n"))
-		if len(reports) == 0 && o.Tainted&^allowedTaint != 0 && r.guest != nil {
+		if len(reports) == 0 && o.Tainted&^r.allowed != 0 && r.guest != nil {
 			// Tainted, with no report in this step's log: the report may
 			// have come with an earlier step, still on the console.
 			reports = r.guest.Console().Reports(console)
@@ -196,21 +221,28 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 		what += fmt.Sprintf(" (and %d lines that were not the agent's arrived on its serial port, "+
 			"/dev/ttyS1: does the module write to the serial ports?)", r.guest.Noise())
 	}
+	guest := "the guest"
+	if r.local() {
+		guest = "this machine's kernel"
+	}
 	switch {
 	case errors.Is(err, vm.ErrTimeout) && len(reports) > 0:
-		return fmt.Sprintf("the guest hung while %s: %s", what, reports[0].Summary())
+		return fmt.Sprintf("%s hung while %s: %s", guest, what, reports[0].Summary())
 	case errors.Is(err, vm.ErrTimeout):
-		return fmt.Sprintf("the guest hung while %s: no answer within %v (an endless loop, or a "+
-			"wait that never ends, in the module?)", what, r.g.cfg.Rubric.StepTimeout)
+		return fmt.Sprintf("%s hung while %s: no answer within %v (an endless loop, or a "+
+			"wait that never ends, in the module?)", guest, what, r.g.cfg.Rubric.StepTimeout)
 	case err != nil && len(reports) > 0:
 		return fmt.Sprintf("the kernel crashed while %s: %s", what, reports[0].Summary())
+	case err != nil && r.local():
+		return fmt.Sprintf("the grader's agent stopped while %s (%v), with no crash report in the "+
+			"kernel log", what, err)
 	case err != nil:
 		return fmt.Sprintf("the guest stopped while %s (%v), with no crash report on the console", what, err)
 	case len(reports) > 0:
 		return fmt.Sprintf("the kernel reported a problem while %s: %s", what, reports[0].Summary())
-	case o.Tainted&^allowedTaint != 0:
-		return fmt.Sprintf("the kernel was tainted (flags %s) while %s%s", taintFlags(o.Tainted&^allowedTaint),
-			what, taintMeaning(o.Tainted&^allowedTaint))
+	case o.Tainted&^r.allowed != 0:
+		return fmt.Sprintf("the kernel was tainted (flags %s) while %s%s", taintFlags(o.Tainted&^r.allowed),
+			what, taintMeaning(o.Tainted&^r.allowed))
 	}
 	return ""
 }

@@ -41,18 +41,30 @@ func Main() {
 		fmt.Fprintf(os.Stderr, "agent: %v\n", err)
 	}
 
+	if err := a.serve(ch); err != nil {
+		fatal(err)
+	}
+	poweroff()
+}
+
+// serve says hello, then carries out steps until the host asks to power
+// off.
+func (a *agent) serve(ch *os.File) error {
 	a.send(&step.Observation{Seq: 0, Op: step.OpHello, Tainted: tainted()})
 	dec := step.NewDecoder(ch)
 	for {
 		var s step.Step
 		seq, err := dec.Next(&s)
 		if err != nil {
-			fatal(fmt.Errorf("failed to read from the host: %w", err))
+			return fmt.Errorf("failed to read from the host: %w", err)
 		}
 		if seq != s.Seq {
 			continue
 		}
 		a.token = dec.LastToken
+		if s.Op == step.OpPoweroff {
+			return nil
+		}
 		a.send(a.do(&s))
 	}
 }
@@ -107,8 +119,6 @@ func (a *agent) do(s *step.Step) *step.Observation {
 		if err := os.WriteFile(s.Path, s.Data, 0o644); err != nil {
 			fail(o, "write "+s.Path, err)
 		}
-	case step.OpPoweroff:
-		poweroff()
 	default:
 		o.Error = fmt.Sprintf("unknown step %q", s.Op)
 	}

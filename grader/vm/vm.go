@@ -72,6 +72,14 @@ type Guest struct {
 	saved bool
 	// consoleDone closes when QEMU closes the console, that is when it exits.
 	consoleDone chan struct{}
+	// StartTaint is the kernel's taint when the agent said hello: 0 in a
+	// guest; on this machine's own kernel (StartLocal), whatever it was.
+	StartTaint uint64
+	// local is the agent's process, and kmsg the kernel log read in place
+	// of a console, for an agent on this machine (StartLocal).
+	local     *exec.Cmd
+	localDone chan struct{}
+	kmsg      *os.File
 }
 
 // Args returns QEMU's arguments for booting initrd, with the console, the
@@ -326,6 +334,11 @@ func (g *Guest) DoAll(ctx context.Context, steps []step.Step, timeout time.Durat
 // waitConsole gives the console a moment to deliver what the guest printed
 // before it died.
 func (g *Guest) waitConsole() {
+	if g.local != nil {
+		// The kernel logged its report before the agent died.
+		time.Sleep(200 * time.Millisecond)
+		return
+	}
 	select {
 	case <-g.consoleDone:
 	case <-time.After(2 * time.Second):
@@ -352,8 +365,22 @@ func newToken() string {
 // Console returns the guest's console output.
 func (g *Guest) Console() *Console { return g.console }
 
-// Close stops QEMU and removes the guest's files.
+// Close stops QEMU and removes the guest's files; or, for a local agent,
+// stops it.
 func (g *Guest) Close() {
+	if g.local != nil {
+		// Asked to power off, the agent removes its tracing instance.
+		g.seq++
+		step.Encode(g.conn, g.token, g.seq, &step.Step{Seq: g.seq, Op: step.OpPoweroff})
+		select {
+		case <-g.localDone:
+		case <-time.After(2 * time.Second):
+			g.local.Process.Kill()
+		}
+		g.conn.Close()
+		g.kmsg.Close()
+		return
+	}
 	if g.qemu != nil {
 		// The guest is thrown away: kill QEMU (its process group) rather
 		// than ask it to quit, which takes it a good part of a second; but

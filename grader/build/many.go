@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // Job is one submission to build along with others.
@@ -46,8 +48,9 @@ const (
 //
 // Each submission is in a folder of its own under a random name, so that
 // no submission can name another's files. A submission that does not build
-// with the others is built again alone, so that its result and its compiler
-// output are exactly what Build gives.
+// with the others is built again alone (as many at once as there are
+// cores), so that its result and its compiler output are exactly what Build
+// gives.
 //
 // Only groups of at least minGroup are built this way; the outcomes of the
 // other submissions are not in the map, and the caller builds them alone.
@@ -111,10 +114,22 @@ func BuildAll(ctx context.Context, cfg *Config, jobs []Job, scratch string) map[
 			}
 		}
 	}
+	// Builds alone are one compiler each: as many at once as there are cores.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
 	for _, j := range alone {
-		mod, err := Build(ctx, cfg, j.Src, filepath.Join(scratch, "alone", randomName()))
-		out[j.ID] = Outcome{Module: mod, Err: err}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			mod, err := Build(ctx, cfg, j.Src, filepath.Join(scratch, "alone", randomName()))
+			mu.Lock()
+			out[j.ID] = Outcome{Module: mod, Err: err}
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	return out
 }
 

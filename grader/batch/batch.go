@@ -81,17 +81,28 @@ func Run(ctx context.Context, g Grader, store *results.Store, subs []submission.
 		return out, nil, nil
 	}
 
+	// The class builds while the reference is graded: the reference is
+	// one compiler and one guest, which leave cores idle.
+	prebuilt := make(chan struct{})
+	buildCtx, stopBuild := context.WithCancel(ctx)
+	defer stopBuild()
+	go func() {
+		defer close(prebuilt)
+		if pb, ok := g.(Prebuilder); ok {
+			var todo []submission.Submission
+			for _, i := range pending {
+				todo = append(todo, subs[i])
+			}
+			pb.Prebuild(buildCtx, todo)
+		}
+	}()
 	ref, err := g.Reference(ctx, opt.Reference)
 	if err != nil {
+		stopBuild()
+		<-prebuilt
 		return nil, ref, err
 	}
-	if pb, ok := g.(Prebuilder); ok {
-		var todo []submission.Submission
-		for _, i := range pending {
-			todo = append(todo, subs[i])
-		}
-		pb.Prebuild(ctx, todo)
-	}
+	<-prebuilt
 	errs := make(chan error, len(pending))
 	work := make(chan int)
 	var wg sync.WaitGroup

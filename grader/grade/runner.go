@@ -180,7 +180,10 @@ func (r *runner) steps(run *check.Run) []check.Step {
 	steps := []check.Step{
 		{Step: step.Step{Op: step.OpTraceStart}},
 		{Key: check.InsmodKey(name), Step: step.Step{Op: step.OpInsmod, Path: module}},
-		{Key: check.SectionsKey(name), Step: step.Step{Op: step.OpSections, Module: r.mod.Name}},
+		// Only the code sections: a memory event's call site is in code,
+		// and each section is a file to read, tens of them, slow under TCG.
+		{Key: check.SectionsKey(name), Step: step.Step{Op: step.OpSections, Module: r.mod.Name,
+			Names: r.ev.Ko.Code}},
 	}
 	steps = append(steps, run.Loaded...)
 	steps = append(steps,

@@ -54,20 +54,29 @@ func rmmod(s *step.Step, o *step.Observation) {
 
 func sections(s *step.Step, o *step.Observation) {
 	dir := filepath.Join("/sys/module", s.Module, "sections")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		fail(o, "readdir", err)
+	names := s.Names
+	if len(names) == 0 {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			fail(o, "readdir", err)
+			return
+		}
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+	} else if _, err := os.Stat(dir); err != nil {
+		fail(o, "stat", err)
 		return
 	}
 	o.Sections = map[string]uint64{}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			continue
+			continue // a section the kernel did not keep, such as .init.text after init
 		}
 		v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 64)
 		if err == nil {
-			o.Sections[e.Name()] = v
+			o.Sections[name] = v
 		}
 	}
 }

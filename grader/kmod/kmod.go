@@ -16,6 +16,7 @@ import (
 type File struct {
 	Path     string
 	Sections map[string]uint64 // size of each allocated section
+	Code     []string          // the allocated sections that hold code
 	symbols  []elf.Symbol
 	names    []string // section name by index
 
@@ -35,6 +36,9 @@ func Open(path string) (*File, error) {
 		k.names = append(k.names, s.Name)
 		if s.Flags&elf.SHF_ALLOC != 0 {
 			k.Sections[s.Name] = s.Size
+			if s.Flags&elf.SHF_EXECINSTR != 0 {
+				k.Code = append(k.Code, s.Name)
+			}
 		}
 	}
 	syms, err := f.Symbols()

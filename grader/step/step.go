@@ -38,6 +38,8 @@ type Step struct {
 	MaxBytes int `json:"max_bytes,omitempty"`
 	// TimeoutMillis bounds a shell step; the host bounds every step anyway.
 	TimeoutMillis int `json:"timeout_ms,omitempty"`
+	// Names lists the sections a sections step reads; all when empty.
+	Names []string `json:"names,omitempty"`
 }
 
 // Observation is what the agent saw while it carried out one Step.

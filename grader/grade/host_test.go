@@ -224,18 +224,7 @@ func hostObserve(rubricPath, jobPath string) int {
 func startWith(t *testing.T, k *kernel.Kernel, accel string, files map[string]string) *vm.Guest {
 	t.Helper()
 	dir := t.TempDir()
-	agent, err := vm.BuildAgent(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ir, err := vm.NewInitramfs(agent, "/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	initrd, err := ir.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	initrd := vmtest.Initramfs(t, dir)
 	f, err := os.OpenFile(initrd, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -16,18 +16,7 @@ import (
 func TestGuest(t *testing.T) {
 	k := vmtest.Require(t)
 	dir := t.TempDir()
-	agent, err := vm.BuildAgent(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ir, err := vm.NewInitramfs(agent, "/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	initrd, err := ir.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	initrd := vmtest.Initramfs(t, dir)
 	cfg := &vm.Config{QEMU: "qemu-system-x86_64", Kernel: k.Image, Accel: "tcg", MemoryMB: 256,
 		BootTimeout: 2 * time.Minute, Log: t.Logf}
 	g, err := vm.Start(context.Background(), cfg, initrd)
@@ -88,18 +77,7 @@ func TestGuest(t *testing.T) {
 func TestSnapshot(t *testing.T) {
 	k := vmtest.Require(t)
 	dir := t.TempDir()
-	agent, err := vm.BuildAgent(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ir, err := vm.NewInitramfs(agent, "/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	initrd, err := ir.Write(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	initrd := vmtest.Initramfs(t, dir)
 	cfg := &vm.Config{QEMU: "qemu-system-x86_64", Kernel: k.Image, Accel: "tcg", MemoryMB: 256,
 		BootTimeout: 2 * time.Minute, Log: t.Logf}
 	snap, err := vm.NewSnapshot(context.Background(), cfg, initrd, dir+"/guest.state")

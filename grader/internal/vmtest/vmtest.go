@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"kmodgrade/grader/kernel"
+	"kmodgrade/grader/vm"
 )
 
 // Require returns the guest kernel, or stops the test when what booting a
@@ -83,4 +84,23 @@ func RequireSlurm(t *testing.T) string {
 		}
 	})
 	return filepath.Join(dir, "slurm.conf")
+}
+
+// Initramfs builds the guest agent from this checkout and writes an
+// initramfs with it and busybox into dir, returning its path.
+func Initramfs(t *testing.T, dir string) string {
+	t.Helper()
+	agent, err := vm.BuildAgent(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir, err := vm.NewInitramfs(agent, "/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	initrd, err := ir.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return initrd
 }

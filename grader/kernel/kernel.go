@@ -213,21 +213,29 @@ func splitNumbers(s string) []int {
 // On a student's own Linux machine that is the kernel their module is
 // meant for. The error says why it cannot be used, for a person.
 func Running() (*Kernel, error) {
+	rel, err := runningRelease()
+	if err != nil {
+		return nil, err
+	}
+	return runningIn(rel, "/")
+}
+
+// runningRelease is the release of the kernel this machine runs.
+func runningRelease() (string, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
 	if err != nil {
-		return nil, fmt.Errorf("cannot tell the running kernel's release: %w", err)
+		return "", fmt.Errorf("cannot tell the running kernel's release: %w", err)
 	}
-	return runningIn(strings.TrimSpace(string(b)), "/")
+	return strings.TrimSpace(string(b)), nil
 }
 
 // RunningHeaders returns the kernel this machine runs with its headers and
 // no image, for grading on this machine's own kernel (grader check --host).
 func RunningHeaders() (*Kernel, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	rel, err := runningRelease()
 	if err != nil {
-		return nil, fmt.Errorf("cannot tell the running kernel's release: %w", err)
+		return nil, err
 	}
-	rel := strings.TrimSpace(string(b))
 	headers := filepath.Join("/lib/modules", rel, "build")
 	if _, err := HeadersRelease(headers); err != nil {
 		return nil, fmt.Errorf("the running kernel %s: no headers at %s (install linux-headers-%s)",

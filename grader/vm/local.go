@@ -1,15 +1,14 @@
 package vm
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -47,7 +46,7 @@ func StartLocal(ctx context.Context, cfg *Config, argv []string) (*Guest, error)
 
 	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	c.ExtraFiles = []*os.File{theirs}
-	stderr := &boundedBuffer{max: 64 << 10}
+	stderr := &Console{} // bounded, as a guest's console is
 	c.Stderr = stderr
 	c.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	cfg.logf("to reproduce: %s (as root, with the channel on file descriptor 3)", shellQuote(argv))
@@ -106,7 +105,7 @@ func (g *Guest) readKmsg() {
 	buf := make([]byte, 8192)
 	for {
 		n, err := g.kmsg.Read(buf)
-		if err == syscall.EPIPE || (err != nil && strings.Contains(err.Error(), "broken pipe")) {
+		if errors.Is(err, syscall.EPIPE) {
 			continue // records were overwritten before they were read
 		}
 		if err != nil {
@@ -123,26 +122,4 @@ func (g *Guest) readKmsg() {
 		}
 		g.console.Write([]byte(rec + "\n"))
 	}
-}
-
-// boundedBuffer keeps the first max bytes written to it.
-type boundedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
-
-func (b *boundedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -135,7 +135,7 @@ func accel(ctx context.Context, setup *setupFlags, k *kernel.Kernel) finding {
 	agent, err := vm.BuildAgent(dir)
 	if err == nil {
 		var ir *vm.Initramfs
-		ir, err = vm.NewInitramfs(agent, setup.busybox)
+		ir, err = vm.NewInitramfs(agent, setup.busybox, nil)
 		if err == nil {
 			var initrd string
 			initrd, err = ir.Write(dir)

@@ -34,15 +34,30 @@ release=$(dpkg-query -W -f='${Depends}' "$headers_meta" | grep -o 'linux-headers
 release=${release#linux-headers-}
 [ -n "$release" ] || { echo "setup: cannot tell the release of $headers_meta" >&2; exit 1; }
 
-image="$cache/kernels/$release/vmlinuz-$release"
-if [ ! -s "$image" ]; then
+# The image, and the drivers of the guest agent's virtio channel (the image
+# package's modules, of which the grader needs only these).
+kdir="$cache/kernels/$release"
+image="$kdir/vmlinuz-$release"
+drivers=(kernel/drivers/virtio kernel/drivers/char/virtio_console.ko)
+if [ ! -s "$image" ] || [ ! -d "$kdir/modules" ]; then
 	echo "setup: fetching the kernel image for $release"
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download -qq "$image_prefix$release" 2>/dev/null ||
 		{ $sudo apt-get update -qq && apt-get download -qq "$image_prefix$release"; })
 	dpkg-deb -x "$tmp"/"$image_prefix$release"_*.deb "$tmp/x"
-	mkdir -p "$(dirname "$image")"
+	mkdir -p "$kdir"
+	rm -rf "$kdir/modules.part"
+	for d in "${drivers[@]}"; do
+		# Absent where the kernel has the driver built in.
+		if [ -e "$tmp/x/lib/modules/$release/$d" ]; then
+			mkdir -p "$kdir/modules.part/$(dirname "$d")"
+			cp -r "$tmp/x/lib/modules/$release/$d" "$kdir/modules.part/$d"
+		fi
+	done
+	mkdir -p "$kdir/modules.part/kernel"
+	rm -rf "$kdir/modules"
+	mv "$kdir/modules.part" "$kdir/modules"
 	cp "$tmp/x/boot/vmlinuz-$release" "$image.part"
 	mv "$image.part" "$image"
 fi

@@ -2,10 +2,12 @@ package grade
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"kmodgrade/grader/internal/vmtest"
@@ -39,15 +41,37 @@ func TestSavedGuestCache(t *testing.T) {
 		return g
 	}
 
+	// A saved guest in the one-file form of older graders is cleared away.
+	legacy := filepath.Join(os.Getenv("KMODGRADE_CACHE"), "guests", "0123.state")
+	if err := os.MkdirAll(filepath.Dir(legacy), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(legacy, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	g := newGrader()
 	if !strings.Contains(logs.String(), "saved in") {
 		t.Errorf("the first grader did not save a guest:\n%s", logs.String())
+	}
+	if _, err := os.Stat(legacy); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the older saved guest %s is still in the cache (%v)", legacy, err)
 	}
 	key, err := vm.Key(g.vm, g.initrd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cached := filepath.Join(os.Getenv("KMODGRADE_CACHE"), "guests", key+".state")
+	cached := cachedGuest(key)
+	if cached == "" {
+		t.Fatalf("no saved guest of key %s in the cache", key)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(cached+vm.MemorySuffix, &st); err != nil {
+		t.Fatalf("the cached guest has no memory file: %v", err)
+	} else if st.Blocks*512 >= st.Size {
+		t.Errorf("the cached memory file takes %d bytes of disk for its %d: its unused pages should be left out",
+			st.Blocks*512, st.Size)
+	}
 
 	g = newGrader()
 	if !strings.Contains(logs.String(), "from the cached saved guest") {
@@ -68,8 +92,11 @@ func TestSavedGuestCache(t *testing.T) {
 	if !strings.Contains(logs.String(), "does not start") || !strings.Contains(logs.String(), "saved in") {
 		t.Errorf("a broken cached guest was not replaced:\n%s", logs.String())
 	}
-	if b, err := os.ReadFile(cached); err != nil || string(b) == "not a saved guest" {
-		t.Errorf("the cache still holds the broken guest (%v)", err)
+	if _, err := os.Stat(cached); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the broken guest %s is still in the cache (%v)", cached, err)
+	}
+	if now := cachedGuest(key); now == "" || now == cached {
+		t.Errorf("the cache holds no new saved guest (%q)", now)
 	}
 	startGuest(t, g)
 }

@@ -1,16 +1,16 @@
 package grade
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,6 +71,7 @@ type Grader struct {
 	snapMu    sync.Mutex
 	snapshot  *vm.Snapshot
 	fromCache string
+	key       string // the saved guest's vm.Key
 	vm        *vm.Config
 	build     *build.Config
 	ref       *check.Evidence
@@ -109,7 +110,12 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 		g.Close()
 		return nil, err
 	}
-	ir, err := vm.NewInitramfs(agent, cfg.Busybox)
+	channel, err := vm.FindChannel(cfg.Kernel.Headers, cfg.Kernel.Modules)
+	if err != nil {
+		cfg.logf("the agent talks to the host over a serial port, several times slower than a virtio port: %v", err)
+		channel = nil
+	}
+	ir, err := vm.NewInitramfs(agent, cfg.Busybox, channel)
 	if err == nil {
 		g.initrd, err = ir.Write(work)
 	}
@@ -117,7 +123,7 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 		g.Close()
 		return nil, err
 	}
-	g.vm = &vm.Config{QEMU: cfg.QEMU, Kernel: cfg.Kernel.Image, Accel: cfg.Accel, MemoryMB: 256,
+	g.vm = &vm.Config{QEMU: cfg.QEMU, Kernel: cfg.Kernel.Image, Accel: cfg.Accel, MemoryMB: 256, Virtio: ir.Virtio,
 		BootTimeout: cfg.Rubric.BootTimeout, Log: cfg.Log}
 	if g.vm.Accel == "auto" || g.vm.Accel == "" {
 		accel, why := g.chooseAccel(ctx)
@@ -180,14 +186,13 @@ func accelKey(qemu string) (string, error) {
 // saveGuest boots one guest and saves it, so that every later guest starts
 // from it in a fraction of a boot. The saved guest is kept in the cache
 // for the next grader with the same kernel, initramfs and QEMU, which
-// restores its guests straight from the cache file, as it is: a guest that
-// does not start from it has it replaced (see newGuest). Where saving
-// fails, guests boot cold.
+// restores its guests straight from the cache, as it is: a guest that does
+// not start from it has it replaced (see newGuest). Where saving fails,
+// guests boot cold.
 func (g *Grader) saveGuest(ctx context.Context) {
-	cached := ""
 	if key, err := vm.Key(g.vm, g.initrd); err == nil {
-		cached = filepath.Join(kernel.CacheDir(), "guests", key+".state")
-		if fi, err := os.Stat(cached); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+		g.key = key
+		if cached := cachedGuest(key); cached != "" {
 			g.snapshot, g.fromCache = vm.LoadSnapshot(g.vm, g.initrd, cached), cached
 			g.cfg.logf("guests start from the cached saved guest %s", cached)
 			return
@@ -198,7 +203,7 @@ func (g *Grader) saveGuest(ctx context.Context) {
 		g.cfg.logf("guests boot cold: %v", err)
 		return
 	}
-	g.saveFresh(ctx, path, cached)
+	g.saveFresh(ctx, path)
 }
 
 // statePath makes the file a saved guest goes in.
@@ -215,8 +220,8 @@ func (g *Grader) statePath() (string, error) {
 	return f.Name(), nil
 }
 
-// saveFresh boots a guest, saves it in path, and keeps a copy as cached.
-func (g *Grader) saveFresh(ctx context.Context, path, cached string) {
+// saveFresh boots a guest, saves it in path, and keeps a copy in the cache.
+func (g *Grader) saveFresh(ctx context.Context, path string) {
 	snap, err := vm.NewSnapshot(ctx, g.vm, g.initrd, path)
 	if err != nil {
 		os.Remove(path)
@@ -224,54 +229,14 @@ func (g *Grader) saveFresh(ctx context.Context, path, cached string) {
 		return
 	}
 	g.snapshot, g.fromCache = snap, ""
-	g.cfg.logf("guests start from a saved guest (%s, saved in %.1fs)", snap.Path, snap.Took.Seconds())
-	if cached != "" {
-		keepGuest(path, cached)
+	how := "its memory mapped copy-on-write from " + snap.Memory
+	if snap.Memory == "" {
+		how = "its memory read whole at each start"
 	}
-}
-
-// keepGuest puts a saved guest in the cache, the newest two kept: an
-// upgrade of the grader or the kernel makes a new one.
-func keepGuest(path, cached string) {
-	dir := filepath.Dir(cached)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return
+	g.cfg.logf("guests start from a saved guest (%s, saved in %.1fs; %s)", snap.Path, snap.Took.Seconds(), how)
+	if g.key != "" {
+		keepGuest(snap, g.key)
 	}
-	tmp := cached + fmt.Sprintf(".%d.part", os.Getpid())
-	if copyFile(path, tmp) != nil || os.Rename(tmp, cached) != nil {
-		os.Remove(tmp)
-		return
-	}
-	old, _ := filepath.Glob(filepath.Join(dir, "*.state"))
-	sort.Slice(old, func(i, j int) bool { return modTime(old[i]).After(modTime(old[j])) })
-	for _, p := range old[min(len(old), 2):] {
-		os.Remove(p)
-	}
-}
-
-func modTime(path string) time.Time {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // Workdir is the grader's scratch folder, removed by Close.
@@ -309,10 +274,10 @@ func (g *Grader) newGuest(ctx context.Context) (*vm.Guest, error) {
 	g.snapMu.Lock()
 	if g.snapshot == snap { // not replaced yet by another worker
 		g.cfg.logf("the cached saved guest %s does not start (%v): saving a new one", cached, err)
-		os.Remove(cached)
+		dropGuest(cached)
 		g.snapshot, g.fromCache = nil, ""
 		if path, err := g.statePath(); err == nil {
-			g.saveFresh(ctx, path, cached)
+			g.saveFresh(ctx, path)
 		}
 	}
 	g.snapMu.Unlock()
@@ -563,7 +528,7 @@ func (g *Grader) observe(ctx context.Context, mod *build.Module, early *earlyGue
 	if err != nil {
 		return nil, nil, err
 	}
-	r := &runner{g: g, mod: mod, ko: stripped, early: early, ev: &check.Evidence{
+	r := &runner{g: g, mod: mod, ko: gzipped(stripped), early: early, ev: &check.Evidence{
 		Module: mod.Name, Ko: ko, Obs: map[string]*step.Observation{}, Runs: map[string]*check.RunRecord{}}}
 	defer r.close()
 	for _, run := range g.plan.Runs {
@@ -587,14 +552,24 @@ func strip(ko string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
+// gzipped compresses a module for a put step (step.Step.Gzip): a module is
+// mostly zeros and repeated names, and about a third of its size compressed.
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
 // removeStale deletes the scratch folders and saved guests of graders that
 // were killed before they could (their names carry the process id): a
-// saved guest is 65 MB of memory in /dev/shm.
+// saved guest is over 100 MB of memory in /dev/shm.
 func removeStale() {
 	var stale []string
 	for _, pattern := range []string{
 		filepath.Join(os.TempDir(), "kmodgrade-[0-9]*-*"),
-		"/dev/shm/kmodgrade-guest-[0-9]*-*.state",
+		"/dev/shm/kmodgrade-guest-[0-9]*-*.state*",
 	} {
 		matches, _ := filepath.Glob(pattern)
 		stale = append(stale, matches...)

@@ -26,7 +26,7 @@ const allowedTaint = 1<<12 | 1<<13
 type runner struct {
 	g   *Grader
 	mod *build.Module
-	ko  []byte // the module as the guest gets it
+	ko  []byte // the module as the guest gets it, gzipped
 	ev  *check.Evidence
 	// timing adds up the time spent in guests.
 	timing Timing
@@ -147,7 +147,7 @@ func (r *runner) startGuest(ctx context.Context) error {
 	// An early guest costs only the wait for it: the rest overlapped the build.
 	r.timing.Guests += time.Since(start)
 	r.timing.GuestsStarted++
-	o, err := guest.Do(ctx, step.Step{Op: step.OpPut, Path: r.modulePath(), Data: r.ko},
+	o, err := guest.Do(ctx, step.Step{Op: step.OpPut, Path: r.modulePath(), Data: r.ko, Gzip: true},
 		r.g.cfg.Rubric.StepTimeout)
 	if err == nil && o.Error != "" {
 		err = errors.New(o.Error)
@@ -219,10 +219,13 @@ func (r *runner) failure(s step.Step, o *step.Observation, err error, console in
 	}
 	if err != nil && r.guest != nil && r.guest.Noise() > 0 {
 		// Lines on the agent's channel that are not its frames mean that
-		// something wrote to the agent's serial port: an answer it garbled
-		// is lost, and the step looks hung.
-		what += fmt.Sprintf(" (and %d lines that were not the agent's arrived on its serial port, "+
-			"/dev/ttyS1: does the module write to the serial ports?)", r.guest.Noise())
+		// something wrote to the agent's channel: an answer it garbled is
+		// lost, and the step looks hung.
+		port := "its virtio console port: does the module write to it?"
+		if !r.g.vm.Virtio {
+			port = "its serial port, /dev/ttyS1: does the module write to the serial ports?"
+		}
+		what += fmt.Sprintf(" (and %d lines that were not the agent's arrived on %s)", r.guest.Noise(), port)
 	}
 	guest := "the guest"
 	if r.local() {

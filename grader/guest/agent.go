@@ -2,7 +2,8 @@
 
 // Package guest is the agent that runs as /init inside the grading guest. It
 // carries out the host's steps one at a time and reports what it saw; it never
-// judges. It talks to the host over its own serial port, /dev/ttyS1, while the
+// judges. It talks to the host over a virtio console port, or over its own
+// serial port, /dev/ttyS1 (see openChannel), while the
 // kernel console stays on /dev/ttyS0.
 package guest
 
@@ -17,20 +18,17 @@ import (
 	"kmodgrade/grader/step"
 )
 
-// ChannelDevice is the agent's serial port.
-const ChannelDevice = "/dev/ttyS1"
-
 // Main runs the agent. It never returns: when the host asks, or when the
 // agent cannot go on, it powers the guest off.
 func Main() {
 	if err := mountAll(); err != nil {
 		fatal(err)
 	}
-	ch, err := openChannel(ChannelDevice)
+	ch, tty, err := openChannel()
 	if err != nil {
 		fatal(err)
 	}
-	a := &agent{out: bufio.NewWriter(ch), ch: ch, token: step.BootToken}
+	a := &agent{out: bufio.NewWriter(ch), ch: ch, tty: tty, token: step.BootToken}
 	a.kmsg, err = openKmsg()
 	if err != nil {
 		fatal(err)
@@ -70,8 +68,11 @@ func (a *agent) serve(ch *os.File) error {
 }
 
 type agent struct {
-	out  *bufio.Writer
-	ch   *os.File
+	out *bufio.Writer
+	ch  *os.File
+	// tty says that ch is a serial port, whose kernel buffers are drained
+	// after each answer.
+	tty  bool
 	kmsg *kmsgReader
 	// module is the last module loaded, used to attribute trace events.
 	module string
@@ -89,7 +90,10 @@ func (a *agent) send(o *step.Observation) {
 	// Wait until the serial port has sent it all (tcdrain): the host sends
 	// steps ahead, and if the next one crashes the kernel, what is still in
 	// the kernel's buffers would be lost, and the crash blamed on this step.
-	unix.IoctlSetInt(int(a.ch.Fd()), unix.TCSBRK, 1)
+	// A write to a virtio port returns once QEMU has taken the bytes.
+	if a.tty {
+		unix.IoctlSetInt(int(a.ch.Fd()), unix.TCSBRK, 1)
+	}
 }
 
 func (a *agent) do(s *step.Step) *step.Observation {
@@ -116,9 +120,7 @@ func (a *agent) do(s *step.Step) *step.Observation {
 	case step.OpTraceStop:
 		traceStop(s, o)
 	case step.OpPut:
-		if err := os.WriteFile(s.Path, s.Data, 0o644); err != nil {
-			fail(o, "write "+s.Path, err)
-		}
+		put(s, o)
 	default:
 		o.Error = fmt.Sprintf("unknown step %q", s.Op)
 	}
@@ -145,30 +147,6 @@ func mountAll() error {
 		}
 	}
 	return nil
-}
-
-// openChannel opens the serial port in raw mode, so that bytes pass unchanged.
-func openChannel(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read the settings of %s: %w", path, err)
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP |
-		unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8
-	t.Cc[unix.VMIN] = 1
-	t.Cc[unix.VTIME] = 0
-	if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t); err != nil {
-		return nil, fmt.Errorf("failed to set %s to raw mode: %w", path, err)
-	}
-	return f, nil
 }
 
 func tainted() uint64 {

@@ -3,8 +3,12 @@
 package guest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +47,29 @@ func insmod(s *step.Step, o *step.Observation) {
 	defer f.Close()
 	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil {
 		fail(o, "finit_module", err)
+	}
+}
+
+// maxPut bounds what a put step writes once decompressed.
+const maxPut = 64 << 20
+
+func put(s *step.Step, o *step.Observation) {
+	data := s.Data
+	if s.Gzip {
+		zr, err := gzip.NewReader(bytes.NewReader(s.Data))
+		if err == nil {
+			data, err = io.ReadAll(io.LimitReader(zr, maxPut+1))
+		}
+		if err == nil && len(data) > maxPut {
+			err = fmt.Errorf("more than %d bytes", maxPut)
+		}
+		if err != nil {
+			fail(o, "gunzip", err)
+			return
+		}
+	}
+	if err := os.WriteFile(s.Path, data, 0o644); err != nil {
+		fail(o, "write "+s.Path, err)
 	}
 }
 

@@ -19,6 +19,10 @@ type Kernel struct {
 	Release string // such as "6.1.0-57-amd64"
 	Image   string // the bzImage
 	Headers string // the kbuild tree, as passed to make -C
+	// Modules is the release's modules folder, laid out as
+	// /lib/modules/<release> is; empty when there is none. The grader
+	// takes only the drivers of the agent's channel from it.
+	Modules string
 }
 
 // CacheDir is where the setup puts the kernel image and where the grader
@@ -97,7 +101,18 @@ func pair(image, kdir string) (*Kernel, error) {
 		return nil, fmt.Errorf("kernel image %s is %s but headers %s are %s: they must match",
 			image, irel, kdir, hrel)
 	}
-	return &Kernel{Release: hrel, Image: image, Headers: kdir}, nil
+	return &Kernel{Release: hrel, Image: image, Headers: kdir, Modules: findModules(hrel)}, nil
+}
+
+// findModules returns the modules folder of a release: the one the setup
+// unpacked next to the image, else the machine's own.
+func findModules(rel string) string {
+	for _, p := range []string{filepath.Join(imageDir(rel), "modules"), "/lib/modules/" + rel} {
+		if fi, err := os.Stat(filepath.Join(p, "kernel")); err == nil && fi.IsDir() {
+			return p
+		}
+	}
+	return ""
 }
 
 // imageDir is where the setup unpacks the image of a release.

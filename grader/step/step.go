@@ -17,17 +17,20 @@ const (
 	OpShell      = "shell"       // run Command with /bin/sh -c
 	OpTraceStart = "trace-start" // clear and enable the kmem tracepoints
 	OpTraceStop  = "trace-stop"  // disable them and report the module's events
-	OpPut        = "put"         // write Data to the file Path
+	OpPut        = "put"         // write Data (gunzipped if Gzip) to the file Path
 	OpPoweroff   = "poweroff"    // power the guest off
 )
 
 // Step is one thing for the guest agent to do.
 type Step struct {
-	Seq     int    `json:"seq"`
-	Op      string `json:"op"`
-	Path    string `json:"path,omitempty"`
-	Module  string `json:"module,omitempty"`
-	Data    []byte `json:"data,omitempty"`
+	Seq    int    `json:"seq"`
+	Op     string `json:"op"`
+	Path   string `json:"path,omitempty"`
+	Module string `json:"module,omitempty"`
+	Data   []byte `json:"data,omitempty"`
+	// Gzip says that a put step's Data is compressed: the serial port
+	// carries a few tens of kilobytes a second.
+	Gzip    bool   `json:"gzip,omitempty"`
 	Command string `json:"command,omitempty"`
 
 	// BufSize is the size of the buffer each read() gets.
@@ -92,3 +95,12 @@ type MemEvent struct {
 	Ptr      string `json:"ptr"`              // hashed, but stable within a boot
 	Bytes    int    `json:"bytes,omitempty"`
 }
+
+// Where the initramfs tells the agent how to reach the host: VirtioMarker
+// holds the name of the virtio console port to use (without it, the agent
+// uses the second serial port), and ChannelModules the port's drivers, when
+// they are modules, loaded in the order of their names.
+const (
+	VirtioMarker   = "/etc/kmodgrade-channel"
+	ChannelModules = "/lib/kmodgrade"
+)

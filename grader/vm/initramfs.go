@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/cavaliergopher/cpio"
+
+	"kmodgrade/grader/step"
 )
 
 // AgentPath is where the agent sits in the guest: the kernel runs it as PID 1.
@@ -26,11 +29,16 @@ var shellApplets = []string{"sh", "cat", "ls", "echo", "grep", "head", "tail", "
 // guest can be saved and serve every submission.
 type Initramfs struct {
 	base []byte
+	// Virtio says that the agent's channel is a virtio console port: a
+	// guest of this initramfs must be started with Config.Virtio.
+	Virtio bool
 }
 
 // NewInitramfs builds the base archive with agent as /init. The agent must
-// be a static executable, since the guest has no C library.
-func NewInitramfs(agent, busybox string) (*Initramfs, error) {
+// be a static executable, since the guest has no C library. With channel
+// set, the agent talks to the host over a virtio console port, and the
+// archive holds the port's drivers.
+func NewInitramfs(agent, busybox string, channel *Channel) (*Initramfs, error) {
 	if err := checkStatic(agent, "build it with CGO_ENABLED=0"); err != nil {
 		return nil, err
 	}
@@ -63,10 +71,15 @@ func NewInitramfs(agent, busybox string) (*Initramfs, error) {
 			}
 		}
 	}
+	if channel != nil {
+		if err := addChannel(w, channel); err != nil {
+			return nil, err
+		}
+	}
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	return &Initramfs{base: buf.Bytes()}, nil
+	return &Initramfs{base: buf.Bytes(), Virtio: channel != nil}, nil
 }
 
 // Write writes the base archive into a new file in dir and returns its path.
@@ -80,6 +93,30 @@ func (r *Initramfs) Write(dir string) (string, error) {
 		return "", err
 	}
 	return f.Name(), f.Close()
+}
+
+// addChannel adds the marker that names the agent's virtio port, and the
+// port's drivers, numbered in load order.
+func addChannel(w *cpio.Writer, c *Channel) error {
+	for _, d := range []string{"etc", "lib", step.ChannelModules[1:]} {
+		if err := w.WriteHeader(&cpio.Header{Name: d, Mode: cpio.TypeDir | 0o755}); err != nil {
+			return err
+		}
+	}
+	marker := []byte(VirtioPort + "\n")
+	if err := w.WriteHeader(&cpio.Header{Name: step.VirtioMarker[1:], Mode: 0o644, Size: int64(len(marker))}); err != nil {
+		return err
+	}
+	if _, err := w.Write(marker); err != nil {
+		return err
+	}
+	for i, m := range c.Modules {
+		name := fmt.Sprintf("%s/%02d-%s", step.ChannelModules[1:], i, filepath.Base(m))
+		if err := addFile(w, m, name, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func addFile(w *cpio.Writer, src, name string, mode cpio.FileMode) error {

@@ -32,6 +32,10 @@ type Config struct {
 	Accel string
 	// MemoryMB is the guest's memory.
 	MemoryMB int
+	// Virtio says that the agent's channel is a virtio console port, as
+	// the initramfs must say too (Initramfs.Virtio); else it is the second
+	// serial port.
+	Virtio bool
 	// BootTimeout bounds the time from starting QEMU to the agent's hello.
 	BootTimeout time.Duration
 	// Log, when set, receives progress lines and the QEMU command line.
@@ -84,22 +88,49 @@ type Guest struct {
 
 // Args returns QEMU's arguments for booting initrd, with the console, the
 // agent's channel and the machine protocol on sockets in dir.
-func (c *Config) Args(initrd, dir string) []string {
+func (c *Config) Args(initrd, dir string) []string { return c.args(initrd, dir, nil) }
+
+// memory is a guest's memory kept in a file instead of QEMU's own: shared,
+// the guest writes into the file (a guest being saved); private, the file
+// is mapped copy-on-write, so that the guest starts from what it holds and
+// its writes stay its own (a guest restored from a saved one).
+type memory struct {
+	path   string
+	shared bool
+}
+
+func (c *Config) args(initrd, dir string, mem *memory) []string {
 	cpu := "max"
 	if c.Accel == "kvm" {
 		cpu = "host"
 	}
-	return []string{
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-machine", "q35", "-accel", c.Accel, "-cpu", cpu, "-smp", "1",
+	machine := []string{"-machine", "q35"}
+	if mem != nil {
+		share := "off"
+		if mem.shared {
+			share = "on"
+		}
+		machine = []string{"-machine", "q35,memory-backend=ram", "-object",
+			fmt.Sprintf("memory-backend-file,id=ram,size=%dM,mem-path=%s,share=%s", c.MemoryMB, mem.path, share)}
+	}
+	args := []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"}
+	args = append(args, machine...)
+	args = append(args,
+		"-accel", c.Accel, "-cpu", cpu, "-smp", "1",
 		"-m", fmt.Sprint(c.MemoryMB),
 		"-kernel", c.Kernel, "-initrd", initrd,
 		"-append", strings.Join(KernelArgs, " "),
-		"-chardev", "socket,id=con,path=" + filepath.Join(dir, consoleSocket),
-		"-chardev", "socket,id=agent,path=" + filepath.Join(dir, agentSocket),
-		"-serial", "chardev:con", "-serial", "chardev:agent",
-		"-qmp", "unix:" + filepath.Join(dir, qmpSocket) + ",server=on,wait=off",
+		"-chardev", "socket,id=con,path="+filepath.Join(dir, consoleSocket),
+		"-chardev", "socket,id=agent,path="+filepath.Join(dir, agentSocket),
+		"-serial", "chardev:con",
+	)
+	if c.Virtio {
+		args = append(args, "-device", "virtio-serial-pci,id=agentbus",
+			"-device", "virtserialport,bus=agentbus.0,chardev=agent,name="+VirtioPort)
+	} else {
+		args = append(args, "-serial", "chardev:agent")
 	}
+	return append(args, "-qmp", "unix:"+filepath.Join(dir, qmpSocket)+",server=on,wait=off")
 }
 
 // The sockets of a guest, in its folder.
@@ -109,8 +140,8 @@ const (
 	qmpSocket     = "qmp.sock"
 )
 
-// KernelArgs is the guest kernel's command line. The console is ttyS0 and the
-// agent's channel ttyS1; log levels up to warnings reach the console, where
+// KernelArgs is the guest kernel's command line. The console is ttyS0 (the
+// agent's channel is a virtio port, or ttyS1: see Config.Virtio); log levels up to warnings reach the console, where
 // the host looks for crash reports. An oops panics and a panic powers the
 // guest off at once (with -no-reboot): an oops in one thread of the agent
 // would otherwise leave the rest of it waiting forever.
@@ -121,30 +152,44 @@ const (
 // rather than that a step timed out. slub_debug checks and poisons the
 // kmalloc caches, so that a write after kfree or a double kfree is caught
 // when it happens or at the next allocation, not silently survived.
+// Expedited RCU grace periods take microseconds rather than a few timer
+// ticks: rmmod waits for several, about 20 ms under TCG otherwise.
 var KernelArgs = []string{
 	"console=ttyS0", "oops=panic", "panic=-1", "loglevel=5", "mitigations=off",
 	"rdinit=" + AgentPath, "sysctl.kernel.hung_task_timeout_secs=5", "hung_task_panic=1",
-	"watchdog_thresh=2", "softlockup_panic=1", "slub_debug=FZP,kmalloc-*",
+	"watchdog_thresh=2", "softlockup_panic=1", "slub_debug=FZP,kmalloc-*", "rcupdate.rcu_expedited=1",
 }
 
 // Start boots a guest from initrd and waits for its agent to say hello.
 func Start(ctx context.Context, cfg *Config, initrd string) (*Guest, error) {
-	dir, err := os.MkdirTemp("", "kmodgrade-vm-")
+	return startWith(ctx, cfg, initrd, nil)
+}
+
+// startWith boots a guest, with its memory in a file when mem is set.
+func startWith(ctx context.Context, cfg *Config, initrd string, mem *memory) (*Guest, error) {
+	g, err := newGuest(cfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &Guest{cfg: cfg, dir: dir, console: &Console{},
-		frames: make(chan *step.Observation, 16), consoleDone: make(chan struct{})}
-	if err := g.start(ctx, initrd, ""); err != nil {
+	if err := g.start(ctx, cfg.args(initrd, g.dir, mem), nil); err != nil {
 		g.Close()
 		return nil, err
 	}
 	return g, nil
 }
 
-// start starts QEMU and waits for the agent. With incoming set, the guest
-// is restored from a saved state instead of booted.
-func (g *Guest) start(ctx context.Context, initrd, incoming string) error {
+func newGuest(cfg *Config) (*Guest, error) {
+	dir, err := os.MkdirTemp("", "kmodgrade-vm-")
+	if err != nil {
+		return nil, err
+	}
+	return &Guest{cfg: cfg, dir: dir, console: &Console{},
+		frames: make(chan *step.Observation, 16), consoleDone: make(chan struct{})}, nil
+}
+
+// start starts QEMU with args and waits for the agent. With from set, the
+// guest is restored from a saved one instead of booted.
+func (g *Guest) start(ctx context.Context, args []string, from *Snapshot) error {
 	started := time.Now()
 	defer func() { g.Ready = time.Since(started) }()
 	g.token = newToken()
@@ -161,9 +206,10 @@ func (g *Guest) start(ctx context.Context, initrd, incoming string) error {
 	}
 	defer agentL.Close()
 
-	args := g.cfg.Args(initrd, g.dir)
-	if incoming != "" {
-		args = append(args, "-incoming", incoming)
+	if from != nil {
+		// QEMU waits to be told where the state is: first it must be told
+		// how the state was saved (see restore).
+		args = append(args, "-incoming", "defer")
 	}
 	g.cfg.logf("to reproduce: %s %s", g.cfg.QEMU, shellQuote(args))
 	// QEMU dies with the grader, even a grader killed with SIGKILL: a guest
@@ -187,7 +233,10 @@ func (g *Guest) start(ctx context.Context, initrd, incoming string) error {
 	dec.Token = g.token
 	g.noise = &dec.Noise
 	go g.readFrames(dec)
-	if incoming != "" {
+	if from != nil {
+		if err := g.restore(from, deadline); err != nil {
+			return g.exitError("restore", err)
+		}
 		return g.handshake(ctx, deadline)
 	}
 

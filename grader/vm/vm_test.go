@@ -1,8 +1,12 @@
 package vm_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +62,22 @@ func TestGuest(t *testing.T) {
 	if o.Errno != "ENOEXEC" {
 		t.Errorf("insmod of a file that is not a module: errno %q, want ENOEXEC", o.Errno)
 	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("compressed for the serial port\n"))
+	zw.Close()
+	o = do(step.Step{Op: step.OpPut, Path: "/tmp/gz", Data: gz.Bytes(), Gzip: true})
+	if o.Error != "" {
+		t.Fatalf("put gzipped: %s", o.Error)
+	}
+	o = do(step.Step{Op: step.OpShell, Command: "cat /tmp/gz", MaxBytes: 100})
+	if string(o.Output) != "compressed for the serial port\n" {
+		t.Errorf("a gzipped put wrote %q", o.Output)
+	}
+	o = do(step.Step{Op: step.OpPut, Path: "/tmp/gz", Data: []byte("not gzip"), Gzip: true})
+	if !strings.Contains(o.Error, "gunzip") {
+		t.Errorf("a put of data that is not gzip: error %q, want it to say gunzip", o.Error)
+	}
 	o = do(step.Step{Op: step.OpRead, Path: "/proc/sys/kernel/osrelease", BufSize: 4, MaxReads: 100, MaxBytes: 100})
 	var got []byte
 	for _, r := range o.Reads {
@@ -73,7 +93,8 @@ func TestGuest(t *testing.T) {
 }
 
 // TestSnapshot saves a booted guest and starts two guests from it: each
-// answers, and neither sees what the other did.
+// answers, neither sees what the other did, and the saved memory, which
+// they map copy-on-write, is the same after they wrote all over theirs.
 func TestSnapshot(t *testing.T) {
 	k := vmtest.Require(t)
 	dir := t.TempDir()
@@ -84,7 +105,18 @@ func TestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer snap.Remove()
+	if snap.Memory != dir+"/guest.state"+vm.MemorySuffix {
+		t.Fatalf("the guest's memory was saved in the state (memory file %q): this QEMU should map it from a file", snap.Memory)
+	}
+	sum := func() [32]byte {
+		t.Helper()
+		b, err := os.ReadFile(snap.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sha256.Sum256(b)
+	}
+	saved := sum()
 
 	for i := 0; i < 2; i++ {
 		g, err := snap.Start(context.Background())
@@ -92,14 +124,25 @@ func TestSnapshot(t *testing.T) {
 			t.Fatalf("guest %d: %v", i, err)
 		}
 		o, err := g.Do(context.Background(), step.Step{Op: step.OpShell,
-			Command: "ls /tmp; touch /tmp/was-here; cat /proc/sys/kernel/osrelease", MaxBytes: 200}, 30*time.Second)
+			Command: "ls /tmp; touch /tmp/was-here; cat /proc/sys/kernel/osrelease; " +
+				"head -c 16777216 /dev/urandom > /tmp/fill && echo filled", MaxBytes: 200, TimeoutMillis: 30000}, 60*time.Second)
 		g.Close()
 		if err != nil {
 			t.Fatalf("guest %d: %v", i, err)
 		}
-		if strings.Contains(string(o.Output), "was-here") || !strings.Contains(string(o.Output), k.Release) {
-			t.Errorf("guest %d printed %q: want the release and no trace of the guest before it", i, o.Output)
+		if strings.Contains(string(o.Output), "was-here") || !strings.Contains(string(o.Output), k.Release) ||
+			!strings.Contains(string(o.Output), "filled") {
+			t.Errorf("guest %d printed %q: want the release, no trace of the guest before it, and filled", i, o.Output)
 		}
 		t.Logf("guest %d restored in %v", i, g.Ready)
+	}
+	if sum() != saved {
+		t.Errorf("the saved memory changed: a restored guest wrote into it")
+	}
+	snap.Remove()
+	for _, f := range []string{snap.Path, snap.Memory} {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left after Remove (%v)", f, err)
+		}
 	}
 }

@@ -87,14 +87,37 @@ func RequireSlurm(t *testing.T) string {
 }
 
 // Initramfs builds the guest agent from this checkout and writes an
-// initramfs with it and busybox into dir, returning its path.
+// initramfs with it and busybox into dir, returning its path. The agent
+// talks to the host over the second serial port.
 func Initramfs(t *testing.T, dir string) string {
+	t.Helper()
+	return initramfs(t, dir, nil)
+}
+
+// VirtioInitramfs is Initramfs with the agent on a virtio console port,
+// whose drivers it takes from k (the setup unpacks them); guests of it
+// need vm.Config.Virtio. It stops the test as Require does when the
+// drivers are missing.
+func VirtioInitramfs(t *testing.T, dir string, k *kernel.Kernel) string {
+	t.Helper()
+	ch, err := vm.FindChannel(k.Headers, k.Modules)
+	if err != nil {
+		stop := t.Skipf
+		if os.Getenv("CI") != "" {
+			stop = t.Fatalf
+		}
+		stop("this test needs the virtio console drivers of the guest kernel: run make setup (%v)", err)
+	}
+	return initramfs(t, dir, ch)
+}
+
+func initramfs(t *testing.T, dir string, ch *vm.Channel) string {
 	t.Helper()
 	agent, err := vm.BuildAgent(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ir, err := vm.NewInitramfs(agent, "/bin/busybox")
+	ir, err := vm.NewInitramfs(agent, "/bin/busybox", ch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,9 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		kf.detail = fmt.Sprintf("image %s and headers %s are both %s", k.Image, k.Headers, k.Release)
 	}
 	fnd = append(fnd, kf)
+	if err == nil {
+		fnd = append(fnd, agentChannel(k))
+	}
 	fnd = append(fnd, selfCheckKernel(image, kdir, k))
 
 	ready := true
@@ -120,6 +123,23 @@ func sandbox() finding {
 		return f
 	}
 	f.ok, f.detail = true, path+" makes sandboxes"
+	return f
+}
+
+// agentChannel says whether the guest agent talks over a virtio port or,
+// without the guest kernel's virtio drivers, over the slower serial port.
+func agentChannel(k *kernel.Kernel) finding {
+	f := finding{what: "guest agent's channel", optional: true}
+	ch, err := vm.FindChannel(k.Headers, k.Modules)
+	switch {
+	case err != nil:
+		f.detail = "the second serial port, several times slower than a virtio port: " + err.Error()
+		f.hint = "make setup, which unpacks the virtio drivers next to the kernel image"
+	case len(ch.Modules) == 0:
+		f.ok, f.detail = true, "a virtio console port (the kernel has its drivers built in)"
+	default:
+		f.ok, f.detail = true, fmt.Sprintf("a virtio console port (its drivers: %d modules in %s)", len(ch.Modules), k.Modules)
+	}
 	return f
 }
 

@@ -1,6 +1,7 @@
 package grade
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -95,7 +96,7 @@ func modTime(path string) time.Time {
 }
 
 // copySparse copies a file, leaving out the blocks that are all zeros: a
-// saved guest's memory is mostly pages the guest never used.
+// saved guest's memory is about half pages the guest never used.
 func copySparse(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -106,12 +107,12 @@ func copySparse(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<16)
+	buf, zeros := make([]byte, 1<<16), make([]byte, 1<<16)
 	var size int64
 	for {
 		n, rerr := io.ReadFull(in, buf)
 		if n > 0 {
-			if isZero(buf[:n]) {
+			if bytes.Equal(buf[:n], zeros[:n]) {
 				_, err = out.Seek(int64(n), io.SeekCurrent)
 			} else {
 				_, err = out.Write(buf[:n])
@@ -135,13 +136,4 @@ func copySparse(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

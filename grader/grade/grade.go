@@ -113,7 +113,6 @@ func New(ctx context.Context, cfg *Config) (*Grader, error) {
 	channel, err := vm.FindChannel(cfg.Kernel.Headers, cfg.Kernel.Modules)
 	if err != nil {
 		cfg.logf("the agent talks to the host over a serial port, several times slower than a virtio port: %v", err)
-		channel = nil
 	}
 	ir, err := vm.NewInitramfs(agent, cfg.Busybox, channel)
 	if err == nil {

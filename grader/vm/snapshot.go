@@ -188,7 +188,9 @@ func (g *Guest) restore(s *Snapshot, deadline time.Time) error {
 			return err
 		}
 	}
-	if _, err := q.execute("migrate-incoming", map[string]any{"uri": "exec:cat " + shellQuote([]string{s.Path})}); err != nil {
+	uri := "exec:cat " + shellQuote([]string{s.Path})
+	g.cfg.logf("then, over QMP: migrate-set-capabilities x-ignore-shared=%v, migrate-incoming %s", s.Memory != "", uri)
+	if _, err := q.execute("migrate-incoming", map[string]any{"uri": uri}); err != nil {
 		return err
 	}
 	return q.migrated(deadline, 5*time.Millisecond)

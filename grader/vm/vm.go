@@ -141,8 +141,9 @@ const (
 )
 
 // KernelArgs is the guest kernel's command line. The console is ttyS0 (the
-// agent's channel is a virtio port, or ttyS1: see Config.Virtio); log levels up to warnings reach the console, where
-// the host looks for crash reports. An oops panics and a panic powers the
+// agent's channel is a virtio port, or ttyS1: see Config.Virtio); log
+// levels up to warnings reach the console, where the host looks for crash
+// reports. An oops panics and a panic powers the
 // guest off at once (with -no-reboot): an oops in one thread of the agent
 // would otherwise leave the rest of it waiting forever.
 //
